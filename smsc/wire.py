@@ -1,0 +1,267 @@
+"""Decoding an SMSC request (query string, body, content type) into its parameters.
+
+The provider's rules (shared/smsc-callback-protocol.md): form-encoded by default, XML with `fmt=2`,
+JSON with `fmt=3`; windows-1251 unless `charset` says utf-8 or koi8-r; parameters forced into the
+query string with the `!` rule are merged with the body's. Most requests carry no query string, so the
+format is found from the body itself and the charset from the body's own `charset` parameter.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from enum import StrEnum
+from types import MappingProxyType
+from typing import Final
+from urllib.parse import unquote_to_bytes
+from xml.etree.ElementTree import Element  # noqa: S405 - type only; parsing goes through defusedxml
+
+from defusedxml import DefusedXmlException
+from defusedxml.ElementTree import ParseError, fromstring
+
+from smsc.charsets import DEFAULT_CHARSET, canonical_charset
+from smsc.errors import DecodeError, InputTooLargeError
+
+
+class BodyFormat(StrEnum):
+    FORM = "form"
+    XML = "xml"
+    JSON = "json"
+
+
+#: `fmt` values of the handler URL.
+FMT_VALUES: Final = MappingProxyType({"2": BodyFormat.XML, "3": BodyFormat.JSON})
+
+
+@dataclass(frozen=True, slots=True)
+class Limits:
+    """Bounds on everything read from the network; the defaults are far above anything SMSC sends."""
+
+    max_body_bytes: int = 64 * 1024
+    max_query_bytes: int = 8 * 1024
+    max_parameters: int = 256
+    max_name_chars: int = 64
+
+
+DEFAULT_LIMITS: Final = Limits()
+
+
+@dataclass(frozen=True, slots=True)
+class DecodedRequest:
+    """The parameters of one callback, merged from query string and body, as text."""
+
+    params: Mapping[str, str]
+    charset: str
+    format: BodyFormat
+    query_keys: frozenset[str]
+
+
+_WS: Final = b" \t\r\n"
+_UTF8_BOM: Final = b"\xef\xbb\xbf"
+_XML_DECL: Final = re.compile(rb"^\s*<\?xml[^>]*?\?>", re.DOTALL)
+_XML_DECL_ENCODING: Final = re.compile(rb"""encoding\s*=\s*["']([A-Za-z0-9._-]{1,40})["']""")
+_XML_CHARSET_ELEMENT: Final = re.compile(rb"<charset>\s*([A-Za-z0-9._-]{1,40})\s*</charset>")
+_JSON_CHARSET_MEMBER: Final = re.compile(rb""""charset"\s*:\s*"([A-Za-z0-9._-]{1,40})\"""")
+
+
+def decode_request(
+    body: bytes,
+    query_string: str | bytes = b"",
+    content_type: str | None = None,
+    *,
+    limits: Limits = DEFAULT_LIMITS,
+) -> DecodedRequest:
+    """Decode one request into its parameters; raises `DecodeError` naming the field and the reason."""
+    if len(body) > limits.max_body_bytes:
+        raise InputTooLargeError(f"{len(body)} bytes exceeds the limit of {limits.max_body_bytes}", field="body")
+    query = query_string.encode("latin-1") if isinstance(query_string, str) else query_string
+    if len(query) > limits.max_query_bytes:
+        raise InputTooLargeError(
+            f"{len(query)} bytes exceeds the limit of {limits.max_query_bytes}", field="query_string"
+        )
+
+    query_charset = _form_value(query, b"charset")
+    charset = canonical_charset(query_charset) if query_charset else None
+    body_format = _body_format(body, _form_value(query, b"fmt"), content_type)
+    if body.startswith(_UTF8_BOM):
+        body = body[len(_UTF8_BOM) :]
+        charset = charset or "utf-8"
+
+    if body_format is BodyFormat.XML:
+        charset, body_params = _decode_xml(body, charset)
+    elif body_format is BodyFormat.JSON:
+        charset = _charset_from_body(charset, _JSON_CHARSET_MEMBER.search(body))
+        body_params = _decode_json(body, charset)
+    else:
+        body_charset = _form_value(body, b"charset")
+        charset = _charset_from_body(charset, canonical_charset(body_charset) if body_charset else None)
+        body_params = _decode_form(body, charset, where="body")
+
+    query_params = _decode_form(query, charset, where="query_string")
+    params = _merge(query_params, body_params, limits)
+    return DecodedRequest(
+        params=MappingProxyType(params),
+        charset=charset,
+        format=body_format,
+        query_keys=frozenset(name for name, _ in query_params),
+    )
+
+
+def _body_format(body: bytes, query_fmt: str | None, content_type: str | None) -> BodyFormat:
+    """The body's own first byte decides; `fmt` and Content-Type must not contradict it."""
+    first = body.lstrip(_WS).removeprefix(_UTF8_BOM)[:1]
+    sniffed = {b"<": BodyFormat.XML, b"{": BodyFormat.JSON}.get(first)
+    if query_fmt is not None:
+        declared = FMT_VALUES.get(query_fmt.strip())
+        if declared is None and query_fmt.strip() not in ("", "0", "1"):
+            raise DecodeError(f"unsupported value {query_fmt[:20]!r} (expected 2 for XML or 3 for JSON)", field="fmt")
+        if declared is not None and sniffed is not declared and body.strip(_WS):
+            raise DecodeError(f"fmt={query_fmt} announces {declared} but the body is not {declared}", field="fmt")
+        if declared is not None:
+            return declared
+    if sniffed is not None:
+        return sniffed
+    media_type = (content_type or "").split(";", 1)[0].strip().lower()
+    if media_type.endswith(("/json", "+json")) and body.strip(_WS):
+        raise DecodeError("Content-Type is JSON but the body is not a JSON object", field="body")
+    if media_type.endswith(("/xml", "+xml")) and body.strip(_WS):
+        raise DecodeError("Content-Type is XML but the body is not an XML document", field="body")
+    return BodyFormat.FORM
+
+
+def _charset_from_body(query_charset: str | None, body_charset: str | re.Match[bytes] | None) -> str:
+    if isinstance(body_charset, re.Match):
+        body_charset = canonical_charset(body_charset.group(1).decode("ascii"))
+    if query_charset and body_charset and query_charset != body_charset:
+        raise DecodeError(
+            f"query string says {query_charset} but the body says {body_charset}", field="charset"
+        )
+    return query_charset or body_charset or DEFAULT_CHARSET
+
+
+def _form_value(raw: bytes, name: bytes) -> str | None:
+    """One ASCII parameter (`charset`, `fmt`) read from a form before its values can be decoded."""
+    for pair in raw.split(b"&"):
+        key, _, value = pair.partition(b"=")
+        if unquote_to_bytes(key.replace(b"+", b" ")) == name:
+            text = unquote_to_bytes(value.replace(b"+", b" "))
+            try:
+                return text.decode("ascii")
+            except UnicodeDecodeError:
+                raise DecodeError("not ASCII", field=name.decode()) from None
+    return None
+
+
+def _decode_form(raw: bytes, charset: str, *, where: str) -> list[tuple[str, str]]:
+    pairs: list[tuple[str, str]] = []
+    for piece in raw.split(b"&"):
+        if not piece:
+            continue
+        key, _, value = piece.partition(b"=")
+        name = _text(unquote_to_bytes(key.replace(b"+", b" ")), charset, field=f"{where} parameter name")
+        if not name:
+            raise DecodeError("a parameter has an empty name", field=where)
+        pairs.append((name, _text(unquote_to_bytes(value.replace(b"+", b" ")), charset, field=name)))
+    return pairs
+
+
+def _decode_xml(raw: bytes, query_charset: str | None) -> tuple[str, list[tuple[str, str]]]:
+    declaration = _XML_DECL.match(raw)
+    declared = _XML_DECL_ENCODING.search(declaration.group(0)) if declaration else None
+    if declared:
+        # The declaration is what the bytes are in, whatever the handler URL asked for.
+        charset = canonical_charset(declared.group(1).decode("ascii"), field="xml encoding")
+    else:
+        charset = _charset_from_body(query_charset, _XML_CHARSET_ELEMENT.search(raw))
+    text = _text(raw[declaration.end() :] if declaration else raw, charset, field="body")
+    try:
+        root = fromstring(text, forbid_dtd=True, forbid_entities=True, forbid_external=True)
+    except DefusedXmlException as exc:
+        raise DecodeError(f"forbidden XML construct ({type(exc).__name__})", field="body") from None
+    except ParseError as exc:
+        raise DecodeError(f"malformed XML: {exc}", field="body") from None
+    children = list(root)
+    if not children:
+        return charset, [(_local_name(name), value) for name, value in root.attrib.items()]
+    return charset, [(_local_name(child.tag), _leaf_text(child)) for child in children]
+
+
+def _local_name(tag: str) -> str:
+    return tag.rpartition("}")[2]
+
+
+def _leaf_text(element: Element) -> str:
+    if len(element):
+        raise DecodeError("nested elements where a parameter value was expected", field=_local_name(element.tag))
+    return element.text or ""
+
+
+def _decode_json(raw: bytes, charset: str) -> list[tuple[str, str]]:
+    text = _text(raw, charset, field="body")
+    try:
+        document = json.loads(
+            text,
+            parse_float=str,  # keep the sender's digits: 1.10 stays "1.10", no float rounding
+            parse_int=str,
+            parse_constant=_reject_constant,
+            object_pairs_hook=_pairs,
+        )
+    except json.JSONDecodeError as exc:
+        raise DecodeError(f"malformed JSON: {exc.msg} at line {exc.lineno} column {exc.colno}", field="body") from None
+    except RecursionError:
+        raise DecodeError("JSON nested too deeply", field="body") from None
+    if not isinstance(document, _JsonObject):
+        raise DecodeError("JSON body is not an object of parameters", field="body")
+    return [(_no_surrogates(name, name), _json_scalar(name, value)) for name, value in document]
+
+
+class _JsonObject(list[tuple[str, object]]):
+    """A JSON object as its pairs in order, so that repeated names are seen, not silently overwritten."""
+
+
+def _pairs(pairs: list[tuple[str, object]]) -> _JsonObject:
+    return _JsonObject(pairs)
+
+
+def _reject_constant(name: str) -> object:
+    raise DecodeError(f"{name} is not a valid parameter value", field="body")
+
+
+def _json_scalar(name: str, value: object) -> str:
+    if isinstance(value, str):
+        return _no_surrogates(value, name)
+    kind = {bool: "a boolean", type(None): "null", _JsonObject: "an object"}.get(type(value), "an array")
+    raise DecodeError(f"expected a string or number, got {kind}", field=name)
+
+
+def _no_surrogates(text: str, field: str) -> str:
+    """JSON can spell a lone UTF-16 surrogate (\\ud800); no charset can store one, so refuse it here."""
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        raise DecodeError("contains a lone surrogate escape", field=field[:64]) from None
+    return text
+
+
+def _text(raw: bytes, charset: str, *, field: str) -> str:
+    try:
+        return raw.decode(charset)
+    except UnicodeDecodeError as exc:
+        raise DecodeError(f"not valid {charset} (byte {exc.start})", field=field) from None
+
+
+def _merge(
+    query_params: Iterable[tuple[str, str]], body_params: Iterable[tuple[str, str]], limits: Limits
+) -> dict[str, str]:
+    merged: dict[str, str] = {}
+    for name, value in (*query_params, *body_params):
+        if len(name) > limits.max_name_chars:
+            raise InputTooLargeError(f"parameter name longer than {limits.max_name_chars}", field=name[:64])
+        previous = merged.setdefault(name, value)
+        if previous != value:
+            raise DecodeError("given twice with different values", field=name)
+        if len(merged) > limits.max_parameters:
+            raise InputTooLargeError(f"more than {limits.max_parameters} parameters", field="body")
+    return merged

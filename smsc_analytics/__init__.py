@@ -1,0 +1,1 @@
+"""Wiring the stages into one program: the `smsc-analytics` command line."""

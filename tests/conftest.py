@@ -1,0 +1,35 @@
+"""Fixtures shared by every test package: the real embedded broker and unique topic names."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Iterator
+
+import pytest
+
+from embedded_broker import EmbeddedBroker
+
+
+@pytest.fixture(scope="session")
+def broker() -> Iterator[EmbeddedBroker]:
+    """One real Tansu broker on a free loopback port for the whole run. Do not pause it: use `fresh_broker`."""
+    with EmbeddedBroker() as running:
+        yield running
+
+
+@pytest.fixture(scope="session")
+def kafka_bootstrap(broker: EmbeddedBroker) -> str:
+    return broker.bootstrap_servers
+
+
+@pytest.fixture
+def fresh_broker() -> Iterator[EmbeddedBroker]:
+    """A broker of this test's own, for tests that pause, stop or otherwise break it."""
+    with EmbeddedBroker() as running:
+        yield running
+
+
+@pytest.fixture
+def topic_name(request: pytest.FixtureRequest) -> str:
+    """A topic no other test uses (quix-streams' and bytewax's practice)."""
+    return f"test.{request.node.name[:40]}.{uuid.uuid4().hex[:8]}".replace("[", "_").replace("]", "_")
