@@ -1,17 +1,19 @@
-# Two commands: `make test` (sets everything up, then lint, types and the whole suite) and `make up`.
+# Two commands: `make test` sets everything up (virtual environment, packages) and runs lint, types and
+# the whole suite against real services on loopback. `make up` comes with the one-command-run issue.
 PYTHON ?= python3
 VENV   := .venv
 BIN    := $(VENV)/bin
-STAMP  := $(VENV)/.installed
+STAMP  := $(VENV)/.installed-stamp
 
-.PHONY: test lint typecheck unit integration install clean
+.PHONY: test lint typecheck pytest install clean
 
 install: $(STAMP)
 
+# Re-installs only when pyproject.toml changes.
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
-	$(BIN)/python -m pip install --quiet --upgrade pip
-	$(BIN)/python -m pip install --quiet -e '.[dev]'
+	$(BIN)/python -m pip install --quiet --disable-pip-version-check --upgrade pip
+	$(BIN)/python -m pip install --quiet --disable-pip-version-check -e '.[dev]'
 	touch $@
 
 lint: $(STAMP)
@@ -21,8 +23,10 @@ lint: $(STAMP)
 typecheck: $(STAMP)
 	$(BIN)/mypy
 
-test: lint typecheck
+pytest: $(STAMP)
 	$(BIN)/pytest
+
+test: lint typecheck pytest
 
 clean:
 	rm -rf $(VENV) .mypy_cache .ruff_cache .pytest_cache .hypothesis

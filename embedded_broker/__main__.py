@@ -19,7 +19,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         description="Run the embedded Kafka-protocol broker (Tansu, in-memory storage) on a loopback port. "
         "For development only: data is lost when it stops. Environment: SMSC_BROKER_HOST, SMSC_BROKER_PORT.",
     )
-    parser.add_argument("--port", type=int, help="Kafka port (default 9092, env SMSC_BROKER_PORT; 0 = any free)")
+    parser.add_argument(
+        "--port", type=int, help="Kafka port (default 9092, env SMSC_BROKER_PORT; 0 = any free)"
+    )
     args = parser.parse_args(argv)
     overrides = {"port": args.port} if args.port is not None else {}
     settings = settings_or_exit(BrokerSettings, **overrides)
@@ -34,7 +36,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     except BrokerError as exc:
         print(f"smsc-analytics broker: {exc}", file=sys.stderr)
         return 1
-    print(f"embedded broker ready: KAFKA_BOOTSTRAP_SERVERS={broker.bootstrap_servers} (Ctrl-C stops it)", flush=True)
+    print(
+        f"embedded broker ready: KAFKA_BOOTSTRAP_SERVERS={broker.bootstrap_servers} (Ctrl-C stops it)",
+        flush=True,
+    )
     try:
         stop.wait()
     except KeyboardInterrupt:

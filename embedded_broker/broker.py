@@ -99,7 +99,9 @@ class EmbeddedBroker:
             raise BrokerError("the broker is already running")
         explicit = self.port != 0
         if explicit and port_in_use(self.host, self.port):
-            raise BrokerError(f"port {self.port} on {self.host} is already in use; choose another broker port")
+            raise BrokerError(
+                f"port {self.port} on {self.host} is already in use; choose another broker port"
+            )
         binary = tansu_binary()
         for _attempt in range(3):
             if not explicit:
@@ -109,21 +111,23 @@ class EmbeddedBroker:
                 return self
             if explicit:
                 break
-        raise BrokerError(f"the embedded broker did not start on {self.bootstrap_servers}: {self._log_tail()}")
+        raise BrokerError(
+            f"the embedded broker did not start on {self.bootstrap_servers}: {self._log_tail()}"
+        )
 
     def _spawn(self, binary: str) -> bool:
         url = f"tcp://{self.host}:{self.port}"
-        self._log = (
-            open(self.log_path, "ab")  # noqa: SIM115 - closed in stop()
-            if self.log_path
-            else tempfile.TemporaryFile(prefix="tansu-")
-        )
+        # Kept open while the broker runs (its stdout); closed in _reap().
+        if self.log_path:
+            self._log = open(self.log_path, "ab")  # noqa: SIM115
+        else:
+            self._log = tempfile.TemporaryFile(prefix="tansu-")  # noqa: SIM115
         self._process = subprocess.Popen(
             [binary, "broker", "--listener-url", url, "--advertised-listener-url", url],
             stdin=subprocess.DEVNULL,
             stdout=self._log,
             stderr=subprocess.STDOUT,
-            preexec_fn=_die_with_parent,  # noqa: PLW1509 - only prctl, safe before exec
+            preexec_fn=_die_with_parent,
         )
         deadline = time.monotonic() + self.startup_timeout_seconds
         while time.monotonic() < deadline:

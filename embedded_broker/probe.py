@@ -1,4 +1,4 @@
-"""Asking a socket whether it speaks the Kafka protocol: one ApiVersions (v0) round trip, standard library only."""
+"""Asking a socket whether it speaks the Kafka protocol: one ApiVersions (v0) round trip, stdlib only."""
 
 from __future__ import annotations
 
@@ -23,7 +23,7 @@ def kafka_api_versions_ok(host: str, port: int, *, timeout: float = 1.0) -> bool
             correlation_id, error_code = struct.unpack(">ih", _read_exactly(conn, 6))
     except (OSError, struct.error, ConnectionError):
         return False
-    return correlation_id == _CORRELATION_ID and error_code == 0
+    return bool(correlation_id == _CORRELATION_ID and error_code == 0)
 
 
 def _read_exactly(conn: socket.socket, count: int) -> bytes:

@@ -13,4 +13,6 @@ class BrokerSettings(BaseSettings):
 
     host: str = Field("127.0.0.1", description="loopback address to listen on")
     port: int = Field(9092, ge=0, le=65535, description="Kafka port; 0 picks a free one")
-    startup_timeout_seconds: float = Field(15.0, gt=0, description="how long to wait for the broker to answer")
+    startup_timeout_seconds: float = Field(
+        15.0, gt=0, description="how long to wait for the broker to answer"
+    )

@@ -70,7 +70,9 @@ STATUS_CODES: Final[MappingProxyType[int, StatusCode]] = _by_code(
     StatusCode(4, "clicked", "link clicked", Outcome.CLICKED),
     StatusCode(20, "undeliverable", "impossible to deliver", Outcome.FAILED),
     StatusCode(22, "wrong_format", "wrong number format", Outcome.FAILED),
-    StatusCode(23, "forbidden", "forbidden (duplicate, flood, blacklist or spam-filter rules)", Outcome.FAILED),
+    StatusCode(
+        23, "forbidden", "forbidden (duplicate, flood, blacklist or spam-filter rules)", Outcome.FAILED
+    ),
     StatusCode(24, "insufficient_funds", "insufficient funds", Outcome.FAILED),
     StatusCode(25, "unavailable_number", "unavailable number (no SMS reception or no route)", Outcome.FAILED),
 )

@@ -23,7 +23,10 @@ CONTENT_TYPES: Final = {
 }
 
 #: Characters XML 1.0 cannot carry at all (nor as character references).
-_XML_FORBIDDEN: Final = frozenset(chr(c) for c in range(0x20) if chr(c) not in "\t\n\r") | {"\ufffe", "\uffff"}
+_XML_FORBIDDEN: Final = frozenset(chr(c) for c in range(0x20) if chr(c) not in "\t\n\r") | {
+    "\ufffe",
+    "\uffff",
+}
 
 
 @dataclass(frozen=True, slots=True)

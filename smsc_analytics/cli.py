@@ -32,8 +32,9 @@ def main(argv: Sequence[str] | None = None) -> int:
 def _usage() -> str:
     width = max(map(len, COMMANDS))
     lines = [f"  {name.ljust(width)}  {text}" for name, (_, text) in COMMANDS.items()]
-    return "usage: smsc-analytics COMMAND [options]   (COMMAND --help for its options)\n\ncommands:\n" + "\n".join(
-        lines
+    return (
+        "usage: smsc-analytics COMMAND [options]   (COMMAND --help for its options)\n\ncommands:\n"
+        + "\n".join(lines)
     )
 
 

@@ -12,7 +12,7 @@ from embedded_broker import EmbeddedBroker
 
 @pytest.fixture(scope="session")
 def broker() -> Iterator[EmbeddedBroker]:
-    """One real Tansu broker on a free loopback port for the whole run. Do not pause it: use `fresh_broker`."""
+    """One real Tansu broker on a free loopback port for the whole run; to pause one, use `fresh_broker`."""
     with EmbeddedBroker() as running:
         yield running
 

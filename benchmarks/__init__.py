@@ -1,0 +1,1 @@
+"""Benchmarks: one script per question, each printing its anchor beside it."""

@@ -1,0 +1,1 @@
+"""Dashboards as code, generated Grafana JSON, Prometheus rules and provisioning."""

@@ -1,0 +1,1 @@
+"""Ad-hoc pandas reports over the Parquet archive of every event."""

@@ -1,0 +1,1 @@
+"""Stream processors (faust-streaming): raw callbacks -> events, dedupe, message lifecycle, aggregates."""
