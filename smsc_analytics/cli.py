@@ -12,6 +12,7 @@ from typing import Final
 COMMANDS: Final = {
     "broker": ("embedded_broker.__main__", "run the embedded Kafka-protocol broker (development)"),
     "ingest": ("ingest.__main__", "run the HTTP endpoint that stores every SMSC callback in Kafka"),
+    "simulate": ("simulator.__main__", "play the SMSC server: post realistic callbacks to an endpoint"),
 }
 
 

@@ -6,8 +6,13 @@ import uuid
 from collections.abc import Iterator
 
 import pytest
+from hypothesis import settings
 
 from embedded_broker import EmbeddedBroker
+
+# Every property runs at least 500 examples, in CI and locally; no deadline on shared, noisy machines.
+settings.register_profile("default", max_examples=500, deadline=None)
+settings.load_profile("default")
 
 
 @pytest.fixture(scope="session")
