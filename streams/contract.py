@@ -1,0 +1,122 @@
+"""The Prometheus contract of the stream workers: names, types, labels and buckets.
+
+Dashboards, alerts and the acceptance tests rely on these names: add metrics, never rename these.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from enum import StrEnum
+from typing import Final
+
+
+class MetricType(StrEnum):
+    COUNTER = "counter"
+    GAUGE = "gauge"
+    HISTOGRAM = "histogram"
+
+
+@dataclass(frozen=True, slots=True)
+class MetricSpec:
+    name: str
+    type: MetricType
+    labels: tuple[str, ...]
+    help: str
+    buckets: tuple[float, ...] = ()
+
+
+LATENCY_BUCKETS: Final = (
+    1.0,
+    2.0,
+    5.0,
+    10.0,
+    30.0,
+    60.0,
+    120.0,
+    300.0,
+    600.0,
+    1800.0,
+    3600.0,
+    7200.0,
+    21600.0,
+    86400.0,
+)
+TALK_BUCKETS: Final = (5.0, 10.0, 20.0, 30.0, 60.0, 120.0, 300.0, 600.0, 1200.0, 3600.0)
+RING_BUCKETS: Final = (1.0, 2.0, 5.0, 10.0, 15.0, 20.0, 30.0, 45.0, 60.0)
+
+C, G, H = MetricType.COUNTER, MetricType.GAUGE, MetricType.HISTOGRAM
+
+METRICS: Final = (
+    MetricSpec(
+        "smsc_status_callbacks_total", C, ("account", "type", "status"), "Deduplicated status callbacks."
+    ),
+    MetricSpec(
+        "smsc_messages_final_total",
+        C,
+        ("account", "type", "sender", "outcome"),
+        "Messages that reached a final outcome (delivered, failed, expired), once each.",
+    ),
+    MetricSpec(
+        "smsc_messages_engagement_total",
+        C,
+        ("account", "type", "event"),
+        "read and clicked, once per message each.",
+    ),
+    MetricSpec("smsc_messages_in_flight", G, ("account", "type"), "Messages seen but not yet final."),
+    MetricSpec(
+        "smsc_cohort_messages", G, ("account", "type", "window"), "Messages first seen in the last window."
+    ),
+    MetricSpec(
+        "smsc_cohort_delivered", G, ("account", "type", "window"), "Of that cohort, delivered so far."
+    ),
+    MetricSpec(
+        "smsc_delivery_latency_seconds",
+        H,
+        ("account", "type"),
+        "First status to delivered status.",
+        LATENCY_BUCKETS,
+    ),
+    MetricSpec(
+        "smsc_message_parts_total", C, ("account", "type", "sender"), "SMS parts (cnt), once per message."
+    ),
+    MetricSpec(
+        "smsc_cost_total",
+        C,
+        ("account", "type", "sender", "balance", "template_kind"),
+        "Sum of message cost, once per message.",
+    ),
+    MetricSpec(
+        "smsc_cost_undelivered_total",
+        C,
+        ("account", "type"),
+        "Cost of messages whose final outcome is not delivered.",
+    ),
+    MetricSpec("smsc_errors_total", C, ("account", "type", "err"), "Status callbacks with a non-zero err."),
+    MetricSpec(
+        "smsc_error_code_info", G, ("err", "description", "category"), "Error code descriptions (value 1)."
+    ),
+    MetricSpec("smsc_voice_calls_total", C, ("account", "outcome"), "Voice calls by final outcome."),
+    MetricSpec(
+        "smsc_voice_call_duration_seconds", H, ("account",), "Talk time of answered calls.", TALK_BUCKETS
+    ),
+    MetricSpec("smsc_voice_ring_seconds", H, ("account",), "Ring time before an answer.", RING_BUCKETS),
+    MetricSpec(
+        "smsc_voice_menu_selections_total", C, ("account", "path"), "Voice-menu key sequences (bounded)."
+    ),
+    MetricSpec("smsc_voice_dtmf_total", C, ("account", "key"), "Keys pressed (dtmf)."),
+    MetricSpec("smsc_voice_overtime_seconds_total", C, ("account",), "Overtime from the cmt overtime line."),
+    MetricSpec("smsc_incoming_messages_total", C, ("account", "to", "is_reply"), "Incoming SMS."),
+    MetricSpec("smsc_call_confirmations_total", C, ("account",), "Call confirmations (waitcall)."),
+    MetricSpec(
+        "smsc_hlr_lookups_total",
+        C,
+        ("account", "country", "network", "roaming"),
+        "HLR results, once per look-up.",
+    ),
+    MetricSpec("smsc_callbacks_duplicate_total", C, ("account", "kind"), "Retries dropped by deduplication."),
+    MetricSpec("smsc_callbacks_dead_total", C, ("account", "reason"), "Callbacks that could not be parsed."),
+)
+
+BY_NAME: Final = {spec.name: spec for spec in METRICS}
+
+COHORT_WINDOWS: Final = {"1h": 3600, "24h": 86400}

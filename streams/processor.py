@@ -1,0 +1,271 @@
+"""One source partition's processing: raw callback -> event or dead letter, deduplicated, with aggregates.
+
+Pure and deterministic: the state after a record is a function of the records before it, in order. A
+record at or below the last applied offset is a replay and changes nothing; that, and state snapshots
+that carry their offset, make the numbers exact after a crash without Kafka transactions.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import tzinfo
+from decimal import Decimal
+from enum import StrEnum
+from typing import Any, Final
+
+from smsc.codes import ERROR_CODES, MESSAGE_TYPES, STATUS_CODES, VOICE_TYPE, Outcome
+from smsc.errors import SmscError
+from smsc.events import dumps_event, event_from_callback
+from smsc.models import Callback, CallConfirmation, IncomingSms, StatusCallback
+from smsc.parse import account_timezone, parse_callback
+from smsc.wire import decode_request
+from streams.aggregates import Aggregates
+from streams.expiring import ExpiringSet
+from streams.labels import BoundedLabel
+from streams.lifecycle import Counted, MessageState, advance
+
+NS: Final = 1_000_000_000
+_DTMF_KEYS: Final = frozenset("0123456789*#")
+
+
+@dataclass(frozen=True, slots=True)
+class ProcessorConfig:
+    dedupe_window_seconds: int = 4 * 3600
+    timezone: tzinfo = field(default_factory=lambda: account_timezone("Europe/Moscow"))
+    senders: tuple[str, ...] = ()
+    max_senders: int = 50
+    menu_depth: int = 4
+    max_menu_paths: int = 30
+    max_incoming_numbers: int = 20
+    max_hlr_values: int = 50
+    max_unknown_codes: int = 50
+
+
+@dataclass(frozen=True, slots=True)
+class SourceRecord:
+    """One record of `smsc.callbacks.raw`, as the processor needs it."""
+
+    partition: int
+    offset: int
+    body: bytes
+    query_string: str
+    content_type: str | None
+    account: str
+    received_at_ns: int
+
+
+class Verdict(StrEnum):
+    EVENT = "event"
+    DUPLICATE = "duplicate"
+    DEAD = "dead"
+    REPLAY = "replay"
+
+
+@dataclass(frozen=True, slots=True)
+class Result:
+    verdict: Verdict
+    key: str | None = None
+    event: bytes | None = None
+    reason: str | None = None
+
+
+class PartitionProcessor:
+    def __init__(self, partition: int, config: ProcessorConfig) -> None:
+        self.partition = partition
+        self.config = config
+        self.offset = -1
+        self.clock_ns = 0
+        self.aggregates = Aggregates()
+        self.messages: dict[str, MessageState] = {}
+        window_ns = config.dedupe_window_seconds * NS
+        self.seen = ExpiringSet(window_ns)
+        self.finished = ExpiringSet(window_ns)
+        self.senders = BoundedLabel(config.senders, max_seen=config.max_senders)
+        self.menu_paths = BoundedLabel(max_seen=config.max_menu_paths)
+        self.incoming_numbers = BoundedLabel(max_seen=config.max_incoming_numbers)
+        self.hlr_values = BoundedLabel(max_seen=config.max_hlr_values)
+        self.unknown_codes = BoundedLabel(max_seen=config.max_unknown_codes)
+
+    def process(self, record: SourceRecord) -> Result:
+        if record.offset <= self.offset:
+            return Result(Verdict.REPLAY)
+        self.offset = record.offset
+        if record.received_at_ns > self.clock_ns:
+            self.clock_ns = record.received_at_ns
+            self.seen.expire(self.clock_ns)
+            for key in self.finished.expire(self.clock_ns):
+                self.messages.pop(key, None)
+        try:
+            request = decode_request(record.body, record.query_string, record.content_type)
+            callback = parse_callback(request.params, tz=self.config.timezone)
+        except SmscError as exc:
+            self.aggregates.inc("smsc_callbacks_dead_total", (record.account, exc.code))
+            return Result(Verdict.DEAD, reason=str(exc))
+        identity = _identity(record.account, callback)
+        if identity in self.seen:
+            self.aggregates.inc("smsc_callbacks_duplicate_total", (record.account, callback.kind.value))
+            return Result(Verdict.DUPLICATE, key=callback.message_key)
+        self.seen.add(identity, self.clock_ns)
+        if isinstance(callback, StatusCallback):
+            self._status(record.account, callback)
+        elif isinstance(callback, IncomingSms):
+            to = self.incoming_numbers(callback.to)
+            self.aggregates.inc(
+                "smsc_incoming_messages_total", (record.account, to, "true" if callback.is_reply else "false")
+            )
+        else:
+            self.aggregates.inc("smsc_call_confirmations_total", (record.account,))
+        event = event_from_callback(
+            callback,
+            account=record.account,
+            received_at_ns=record.received_at_ns,
+            raw_partition=record.partition,
+            raw_offset=record.offset,
+        )
+        return Result(Verdict.EVENT, key=callback.message_key, event=dumps_event(event))
+
+    def _status(self, account: str, callback: StatusCallback) -> None:
+        agg = self.aggregates
+        type_name = self._type(callback)
+        occurred_s = int(callback.occurred_at.timestamp()) if callback.occurred_at else self.clock_ns // NS
+        key = f"{account}|{callback.message_key}"
+        state = self.messages.get(key)
+        if state is None:
+            state = self.messages[key] = MessageState(first_seen_s=occurred_s, type=callback.message_type)
+            agg.inc("smsc_messages_in_flight", (account, type_name))
+            agg.cohort_first_seen((account, type_name), occurred_s)
+        outcome = callback.outcome
+        step = advance(
+            state,
+            outcome,
+            has_cost=callback.cost is not None or callback.cnt is not None,
+            has_hlr=callback.hlr is not None,
+        )
+        status = (
+            str(callback.status)
+            if callback.status in STATUS_CODES
+            else self.unknown_codes(str(callback.status))
+        )
+        agg.inc("smsc_status_callbacks_total", (account, type_name, status))
+        if callback.err:
+            agg.inc("smsc_errors_total", (account, type_name, self._code(callback.err)))
+        sender = self.senders(callback.sender)
+        if step.count_cost:
+            state.cost = callback.cost
+            flag = callback.flag
+            balance = flag.balance.value if flag else "main"
+            template_kind = flag.template_kind.value if flag and flag.template_kind else "none"
+            if callback.cost is not None:
+                agg.inc(
+                    "smsc_cost_total", (account, type_name, sender, balance, template_kind), callback.cost
+                )
+            if callback.cnt is not None and callback.message_type != VOICE_TYPE:
+                agg.inc("smsc_message_parts_total", (account, type_name, sender), callback.cnt)
+        if step.final is not None:
+            agg.inc("smsc_messages_final_total", (account, type_name, sender, step.final.value))
+            agg.inc("smsc_messages_in_flight", (account, type_name), -1)
+            self.finished.add(key, self.clock_ns)
+            if step.final is Outcome.DELIVERED:
+                agg.cohort_delivered((account, type_name), state.first_seen_s)
+                if outcome is Outcome.DELIVERED:
+                    agg.observe(
+                        "smsc_delivery_latency_seconds",
+                        (account, type_name),
+                        max(0, occurred_s - state.first_seen_s),
+                    )
+            elif state.cost is not None:
+                agg.inc("smsc_cost_undelivered_total", (account, type_name), state.cost)
+            if callback.message_type == VOICE_TYPE:
+                self._voice_call(account, callback)
+        if step.engagement is not None:
+            agg.inc("smsc_messages_engagement_total", (account, type_name, step.engagement.value))
+        if step.count_hlr and callback.hlr is not None:
+            hlr = callback.hlr
+            agg.inc(
+                "smsc_hlr_lookups_total",
+                (
+                    account,
+                    self.hlr_values(hlr.country),
+                    self.hlr_values(hlr.network),
+                    str(hlr.roaming).lower(),
+                ),
+            )
+
+    def _voice_call(self, account: str, callback: StatusCallback) -> None:
+        agg = self.aggregates
+        voice_outcome = callback.voice_outcome
+        if voice_outcome is None:
+            return
+        agg.inc("smsc_voice_calls_total", (account, voice_outcome.value))
+        if voice_outcome.value == "answered" and callback.cnt is not None:
+            agg.observe("smsc_voice_call_duration_seconds", (account,), callback.cnt)
+        menu = callback.voice_menu
+        if menu and menu.ringtime_seconds is not None:
+            agg.observe("smsc_voice_ring_seconds", (account,), menu.ringtime_seconds)
+        if menu and menu.callmenu:
+            path = self.menu_paths(menu.callmenu[: self.config.menu_depth])
+            agg.inc("smsc_voice_menu_selections_total", (account, path))
+        for key in callback.dtmf or "":
+            agg.inc("smsc_voice_dtmf_total", (account, key if key in _DTMF_KEYS else "other"))
+        if callback.overtime_seconds:
+            agg.inc("smsc_voice_overtime_seconds_total", (account,), callback.overtime_seconds)
+
+    def _type(self, callback: StatusCallback) -> str:
+        name = callback.type_name
+        return name if callback.message_type in MESSAGE_TYPES else self.unknown_codes(name)
+
+    def _code(self, err: int) -> str:
+        return str(err) if err in ERROR_CODES else self.unknown_codes(str(err))
+
+    # -- snapshots ------------------------------------------------------------------------------------
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "partition": self.partition,
+            "offset": self.offset,
+            "clock_ns": self.clock_ns,
+            "aggregates": self.aggregates.to_json(),
+            "messages": [
+                [key, s.first_seen_s, s.type, int(s.counted), None if s.cost is None else str(s.cost)]
+                for key, s in self.messages.items()
+            ],
+            "seen": list(self.seen.items()),
+            "finished": list(self.finished.items()),
+            "labels": {name: label.seen() for name, label in self._labels().items()},
+        }
+
+    @classmethod
+    def from_json(cls, data: dict[str, Any], config: ProcessorConfig) -> PartitionProcessor:
+        processor = cls(data["partition"], config)
+        processor.offset = data["offset"]
+        processor.clock_ns = data["clock_ns"]
+        processor.aggregates = Aggregates.from_json(data["aggregates"])
+        processor.messages = {
+            key: MessageState(first_seen, type_, Counted(counted), None if cost is None else Decimal(cost))
+            for key, first_seen, type_, counted, cost in data["messages"]
+        }
+        processor.seen.restore([(member, expires) for member, expires in data["seen"]])
+        processor.finished.restore([(member, expires) for member, expires in data["finished"]])
+        for name, label in processor._labels().items():
+            label.restore(data["labels"].get(name, ()))
+        return processor
+
+    def _labels(self) -> dict[str, BoundedLabel]:
+        return {
+            "senders": self.senders,
+            "menu_paths": self.menu_paths,
+            "incoming_numbers": self.incoming_numbers,
+            "hlr_values": self.hlr_values,
+            "unknown_codes": self.unknown_codes,
+        }
+
+
+def _identity(account: str, callback: Callback) -> str:
+    """The deduplication identity: status (id, phone, status, ts); incoming (id); confirmation (phone, ts)."""
+    if isinstance(callback, StatusCallback):
+        when = callback.occurred_at.isoformat() if callback.occurred_at else ""
+        return f"s|{account}|{callback.id}|{callback.phone}|{callback.status}|{when}"
+    if isinstance(callback, IncomingSms):
+        return f"i|{account}|{callback.id}"
+    assert isinstance(callback, CallConfirmation)
+    return f"c|{account}|{callback.phone}|{callback.ts.isoformat()}"
