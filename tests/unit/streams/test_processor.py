@@ -22,10 +22,15 @@ class Feed:
         self.received_s = T0
 
     def __call__(
-        self, after_s: int = 1, *, offset: int | None = None, raw: bytes | None = None, **params: str
+        self,
+        params: dict[str, str] | None = None,
+        *,
+        after_s: int = 1,
+        offset: int | None = None,
+        raw: bytes = b"",
     ) -> Result:
         self.received_s += after_s
-        body = raw if raw is not None else encode_request(params).body
+        body = encode_request(params).body if params is not None else raw
         record = SourceRecord(
             partition=0,
             offset=next(self.offsets) if offset is None else offset,
@@ -55,11 +60,11 @@ def status(message: str, code: int, ts: int, **extra: str) -> dict[str, str]:
 def test_a_message_walk_counts_each_thing_once() -> None:
     feed = Feed()
     money = {"cost": "1.50", "cnt": "2", "sender": "SHOP", "flag": str(1 << 8 | 0b11 << 9)}
-    assert feed(**status("1", -1, 0, **money)).verdict is Verdict.EVENT
+    assert feed(status("1", -1, 0, **money)).verdict is Verdict.EVENT
     assert feed.counter("smsc_messages_in_flight", "sms") == 1
-    feed(**status("1", 0, 5, **money))
-    feed(**status("1", 1, 65, **money))
-    feed(**status("1", 2, 90, **money))  # read after delivered: engagement only
+    feed(status("1", 0, 5, **money))
+    feed(status("1", 1, 65, **money))
+    feed(status("1", 2, 90, **money))  # read after delivered: engagement only
     assert feed.counter("smsc_status_callbacks_total", "sms", "1") == 1
     assert feed.counter("smsc_messages_final_total", "sms", "SHOP", "delivered") == 1
     assert feed.counter("smsc_messages_engagement_total", "sms", "read") == 1
@@ -73,7 +78,7 @@ def test_a_message_walk_counts_each_thing_once() -> None:
 def test_duplicates_are_dropped_and_counted() -> None:
     feed = Feed()
     for _ in range(3):
-        feed(**status("1", 1, 0, cost="1"))
+        feed(status("1", 1, 0, cost="1"))
     assert feed.counter("smsc_callbacks_duplicate_total", "status") == 2
     assert feed.counter("smsc_status_callbacks_total", "sms", "1") == 1
     assert feed.counter("smsc_cost_total", "sms", "none", "main", "none") == 1
@@ -81,9 +86,9 @@ def test_duplicates_are_dropped_and_counted() -> None:
 
 def test_a_final_failure_is_never_overwritten_and_costs_count_as_undelivered() -> None:
     feed = Feed()
-    feed(**status("1", 20, 0, err="1", cost="2.00"))
-    feed(**status("1", 1, 10, cost="2.00"))  # a late success must not reopen the failure
-    feed(**status("1", 0, 5, cost="2.00"))  # out of order pending
+    feed(status("1", 20, 0, err="1", cost="2.00"))
+    feed(status("1", 1, 10, cost="2.00"))  # a late success must not reopen the failure
+    feed(status("1", 0, 5, cost="2.00"))  # out of order pending
     assert feed.counter("smsc_messages_final_total", "sms", "none", "failed") == 1
     assert feed.counter("smsc_messages_final_total", "sms", "none", "delivered") == 0
     assert feed.counter("smsc_cost_undelivered_total", "sms") == Decimal("2.00")
@@ -93,9 +98,9 @@ def test_a_final_failure_is_never_overwritten_and_costs_count_as_undelivered() -
 
 def test_clicked_without_delivered_counts_as_delivered_once() -> None:
     feed = Feed()
-    feed(**status("1", 4, 0))
-    feed(**status("1", 2, 1))
-    feed(**status("1", 1, 2))
+    feed(status("1", 4, 0))
+    feed(status("1", 2, 1))
+    feed(status("1", 1, 2))
     assert feed.counter("smsc_messages_final_total", "sms", "none", "delivered") == 1
     assert feed.counter("smsc_messages_engagement_total", "sms", "clicked") == 1
     assert feed.counter("smsc_messages_engagement_total", "sms", "read") == 1
@@ -103,9 +108,9 @@ def test_clicked_without_delivered_counts_as_delivered_once() -> None:
 
 def test_a_replayed_offset_changes_nothing() -> None:
     feed = Feed()
-    feed(offset=0, **status("1", 1, 0))
+    feed(status("1", 1, 0), offset=0)
     before = json.dumps(feed.processor.to_json(), sort_keys=True)
-    assert feed(offset=0, **status("1", 1, 0)).verdict is Verdict.REPLAY
+    assert feed(status("1", 1, 0), offset=0).verdict is Verdict.REPLAY
     assert json.dumps(feed.processor.to_json(), sort_keys=True) == before
 
 
@@ -127,8 +132,8 @@ def test_voice_call_metrics_at_the_final_status() -> None:
         "dtmf": "1#x",
         "cmt": "overtime: 0:30",
     }
-    feed(**status("9", 0, 0, **call))
-    feed(**status("9", 1, 50, **call))
+    feed(status("9", 0, 0, **call))
+    feed(status("9", 1, 50, **call))
     assert feed.counter("smsc_voice_calls_total", "answered") == 1
     assert feed.counter("smsc_voice_menu_selections_total", "1234") == 1
     assert [feed.counter("smsc_voice_dtmf_total", key) for key in ("1", "#", "other")] == [1, 1, 1]
@@ -142,17 +147,17 @@ def test_voice_call_metrics_at_the_final_status() -> None:
 
 def test_busy_voice_call() -> None:
     feed = Feed()
-    feed(**status("9", 20, 0, type="7", err="240"))
+    feed(status("9", 20, 0, type="7", err="240"))
     assert feed.counter("smsc_voice_calls_total", "busy") == 1
 
 
 def test_incoming_and_confirmations_and_their_duplicates() -> None:
     feed = Feed()
-    feed(id="5", phone="7999", mes="Да", to="7000", sms_id="1")
-    feed(id="5", phone="7999", mes="Да", to="7000", sms_id="1")
-    feed(id="6", phone="7999", mes="?", to="7000")
-    feed(waitcall="1", phone="7999", ts=str(T0))
-    feed(waitcall="1", phone="7999", ts=str(T0))
+    feed({"id": "5", "phone": "7999", "mes": "Да", "to": "7000", "sms_id": "1"})
+    feed({"id": "5", "phone": "7999", "mes": "Да", "to": "7000", "sms_id": "1"})
+    feed({"id": "6", "phone": "7999", "mes": "?", "to": "7000"})
+    feed({"waitcall": "1", "phone": "7999", "ts": str(T0)})
+    feed({"waitcall": "1", "phone": "7999", "ts": str(T0)})
     assert feed.counter("smsc_incoming_messages_total", "7000", "true") == 1
     assert feed.counter("smsc_incoming_messages_total", "7000", "false") == 1
     assert feed.counter("smsc_call_confirmations_total") == 1
@@ -162,8 +167,8 @@ def test_incoming_and_confirmations_and_their_duplicates() -> None:
 
 def test_the_dedupe_window_expires_on_the_partition_clock() -> None:
     feed = Feed(PartitionProcessor(0, ProcessorConfig(dedupe_window_seconds=60)))
-    feed(waitcall="1", phone="7999", ts=str(T0))
-    feed(after_s=61, waitcall="1", phone="7999", ts=str(T0))  # outside the window: counted again
+    feed({"waitcall": "1", "phone": "7999", "ts": str(T0)})
+    feed({"waitcall": "1", "phone": "7999", "ts": str(T0)}, after_s=61)  # outside the window: counted again
     assert feed.counter("smsc_call_confirmations_total") == 2
     assert feed.counter("smsc_callbacks_duplicate_total", "call_confirmation") == 0
 
@@ -176,10 +181,10 @@ def test_snapshot_round_trip_continues_identically() -> None:
         status("1", 1, 30, cost="1.10"),
     ]
     for params in calls[:2]:
-        one(**params)
-        two(**params)
+        one(params)
+        two(params)
     config = ProcessorConfig()
     two.processor = PartitionProcessor.from_json(json.loads(json.dumps(two.processor.to_json())), config)
-    one(**calls[2])
-    two(**calls[2])
+    one(calls[2])
+    two(calls[2])
     assert one.processor.to_json() == two.processor.to_json()
