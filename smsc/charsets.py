@@ -17,10 +17,10 @@ SUPPORTED_CHARSETS: Final = tuple(_CANONICAL.values())
 
 
 def canonical_charset(name: str, *, field: str = "charset") -> str:
-    """`utf8`, `UTF-8`, `cp1251`, `windows-1251`, `koi8r` ... -> one of SUPPORTED_CHARSETS."""
+    """`utf8`, `UTF-8`, `cp1251`, `windows-1251`, `KOI8-R` ... -> one of SUPPORTED_CHARSETS."""
     try:
         codec = codecs.lookup(name.strip()).name
-    except LookupError:
+    except (LookupError, ValueError):  # ValueError: a NUL or a lone surrogate in the name
         codec = ""
     try:
         return _CANONICAL[codec]

@@ -2,11 +2,17 @@
 
 from __future__ import annotations
 
+from typing import Final
+
+#: A field is named in at most this many characters: a request can carry names of any length.
+MAX_FIELD_CHARS: Final = 64
+
 
 class SmscError(Exception):
     """Root of every error this library raises: `field` names the parameter (or None), `reason` says why."""
 
     def __init__(self, reason: str, *, field: str | None = None) -> None:
+        field = None if field is None else field[:MAX_FIELD_CHARS]
         self.field = field
         self.reason = reason
         super().__init__(f"{field}: {reason}" if field else reason)

@@ -16,7 +16,7 @@ from enum import StrEnum
 from types import MappingProxyType
 from typing import Final
 from urllib.parse import unquote_to_bytes
-from xml.etree.ElementTree import Element  # noqa: S405 - type only; parsing goes through defusedxml
+from xml.etree.ElementTree import Element
 
 from defusedxml import DefusedXmlException
 from defusedxml.ElementTree import ParseError, fromstring
@@ -63,7 +63,8 @@ _UTF8_BOM: Final = b"\xef\xbb\xbf"
 _XML_DECL: Final = re.compile(rb"^\s*<\?xml[^>]*?\?>", re.DOTALL)
 _XML_DECL_ENCODING: Final = re.compile(rb"""encoding\s*=\s*["']([A-Za-z0-9._-]{1,40})["']""")
 _XML_CHARSET_ELEMENT: Final = re.compile(rb"<charset>\s*([A-Za-z0-9._-]{1,40})\s*</charset>")
-_JSON_CHARSET_MEMBER: Final = re.compile(rb""""charset"\s*:\s*"([A-Za-z0-9._-]{1,40})\"""")
+# After `{` or `,`: a name that merely ends in `\"charset` (an escaped quote) is not the member.
+_JSON_CHARSET_MEMBER: Final = re.compile(rb"""[{,]\s*"charset"\s*:\s*"([A-Za-z0-9._-]{1,40})\"""")
 
 
 def decode_request(
@@ -75,31 +76,36 @@ def decode_request(
 ) -> DecodedRequest:
     """Decode one request into its parameters; raises `DecodeError` naming the field and the reason."""
     if len(body) > limits.max_body_bytes:
-        raise InputTooLargeError(f"{len(body)} bytes exceeds the limit of {limits.max_body_bytes}", field="body")
-    query = query_string.encode("latin-1") if isinstance(query_string, str) else query_string
+        raise InputTooLargeError(
+            f"{len(body)} bytes exceeds the limit of {limits.max_body_bytes}", field="body"
+        )
+    query = _query_bytes(query_string)
     if len(query) > limits.max_query_bytes:
         raise InputTooLargeError(
             f"{len(query)} bytes exceeds the limit of {limits.max_query_bytes}", field="query_string"
         )
 
-    query_charset = _form_value(query, b"charset")
+    query_pairs = _split_form(query)
+    query_charset = _ascii_value(query_pairs, b"charset")
     charset = canonical_charset(query_charset) if query_charset else None
-    body_format = _body_format(body, _form_value(query, b"fmt"), content_type)
-    if body.startswith(_UTF8_BOM):
-        body = body[len(_UTF8_BOM) :]
-        charset = charset or "utf-8"
+    bom = body.startswith(_UTF8_BOM)
+    body = body.removeprefix(_UTF8_BOM)
+    body_format = _body_format(body, _ascii_value(query_pairs, b"fmt"), content_type)
 
     if body_format is BodyFormat.XML:
-        charset, body_params = _decode_xml(body, charset)
+        charset, body_params = _decode_xml(body, charset, bom=bom)
     elif body_format is BodyFormat.JSON:
-        charset = _charset_from_body(charset, _JSON_CHARSET_MEMBER.search(body))
+        charset = _charset_from_body(charset, _JSON_CHARSET_MEMBER.search(body), bom=bom)
         body_params = _decode_json(body, charset)
     else:
-        body_charset = _form_value(body, b"charset")
-        charset = _charset_from_body(charset, canonical_charset(body_charset) if body_charset else None)
-        body_params = _decode_form(body, charset, where="body")
+        body_pairs = _split_form(body)
+        body_charset = _ascii_value(body_pairs, b"charset")
+        charset = _charset_from_body(
+            charset, canonical_charset(body_charset) if body_charset else None, bom=bom
+        )
+        body_params = _decode_pairs(body_pairs, charset, where="body")
 
-    query_params = _decode_form(query, charset, where="query_string")
+    query_params = _decode_pairs(query_pairs, charset, where="query_string")
     params = _merge(query_params, body_params, limits)
     return DecodedRequest(
         params=MappingProxyType(params),
@@ -109,72 +115,111 @@ def decode_request(
     )
 
 
+def _query_bytes(query_string: str | bytes) -> bytes:
+    """Servers hand the raw query over as bytes or as latin-1 text (one character per byte)."""
+    if isinstance(query_string, bytes):
+        return query_string
+    try:
+        return query_string.encode("latin-1")
+    except UnicodeEncodeError as exc:
+        raise DecodeError(
+            f"character {exc.start} is not a byte: expected the raw query as bytes or latin-1 text",
+            field="query_string",
+        ) from None
+
+
 def _body_format(body: bytes, query_fmt: str | None, content_type: str | None) -> BodyFormat:
-    """The body's own first byte decides; `fmt` and Content-Type must not contradict it."""
-    first = body.lstrip(_WS).removeprefix(_UTF8_BOM)[:1]
-    sniffed = {b"<": BodyFormat.XML, b"{": BodyFormat.JSON}.get(first)
+    """The body's own first byte decides; `fmt` and a JSON or XML Content-Type must not contradict it."""
+    first = body.lstrip(_WS)[:1]
+    # No form SMSC sends starts with `[`: sniffed as JSON, it is refused as "not an object", not misread.
+    sniffed = {b"<": BodyFormat.XML, b"{": BodyFormat.JSON, b"[": BodyFormat.JSON}.get(first)
+    declared = None
     if query_fmt is not None:
         declared = FMT_VALUES.get(query_fmt.strip())
         if declared is None and query_fmt.strip() not in ("", "0", "1"):
-            raise DecodeError(f"unsupported value {query_fmt[:20]!r} (expected 2 for XML or 3 for JSON)", field="fmt")
-        if declared is not None and sniffed is not declared and body.strip(_WS):
-            raise DecodeError(f"fmt={query_fmt} announces {declared} but the body is not {declared}", field="fmt")
-        if declared is not None:
-            return declared
-    if sniffed is not None:
-        return sniffed
+            raise DecodeError(
+                f"unsupported value {query_fmt[:20]!r} (expected 2 for XML or 3 for JSON)", field="fmt"
+            )
+        if declared is not None and sniffed is not declared and first:
+            raise DecodeError(
+                f"fmt={query_fmt} announces {declared} but the body is not {declared}", field="fmt"
+            )
     media_type = (content_type or "").split(";", 1)[0].strip().lower()
-    if media_type.endswith(("/json", "+json")) and body.strip(_WS):
-        raise DecodeError("Content-Type is JSON but the body is not a JSON object", field="body")
-    if media_type.endswith(("/xml", "+xml")) and body.strip(_WS):
-        raise DecodeError("Content-Type is XML but the body is not an XML document", field="body")
-    return BodyFormat.FORM
+    announced = None
+    if media_type.endswith(("/json", "+json")):
+        announced = BodyFormat.JSON
+    elif media_type.endswith(("/xml", "+xml")):
+        announced = BodyFormat.XML
+    if announced is not None and sniffed is not announced and first:
+        raise DecodeError(f"Content-Type announces {announced} but the body is not {announced}", field="body")
+    return declared or sniffed or BodyFormat.FORM
 
 
-def _charset_from_body(query_charset: str | None, body_charset: str | re.Match[bytes] | None) -> str:
+def _charset_from_body(
+    query_charset: str | None, body_charset: str | re.Match[bytes] | None, *, bom: bool
+) -> str:
     if isinstance(body_charset, re.Match):
         body_charset = canonical_charset(body_charset.group(1).decode("ascii"))
     if query_charset and body_charset and query_charset != body_charset:
         raise DecodeError(
             f"query string says {query_charset} but the body says {body_charset}", field="charset"
         )
-    return query_charset or body_charset or DEFAULT_CHARSET
+    charset = query_charset or body_charset or ("utf-8" if bom else DEFAULT_CHARSET)
+    if bom and charset != "utf-8":
+        # Read as another charset, the UTF-8 text after the mark would silently become mojibake.
+        raise DecodeError(
+            f"the body starts with a UTF-8 byte order mark but is declared {charset}", field="charset"
+        )
+    return charset
 
 
-def _form_value(raw: bytes, name: bytes) -> str | None:
-    """One ASCII parameter (`charset`, `fmt`) read from a form before its values can be decoded."""
-    for pair in raw.split(b"&"):
-        key, _, value = pair.partition(b"=")
-        if unquote_to_bytes(key.replace(b"+", b" ")) == name:
-            text = unquote_to_bytes(value.replace(b"+", b" "))
+def _split_form(raw: bytes) -> list[tuple[bytes, bytes]]:
+    """`a=1&b=%F0` -> [(b"a", b"1"), (b"b", b"\\xf0")]: unquoted once, decoded later, when the charset
+    (itself one of the pairs) is known."""
+    pairs = []
+    for piece in raw.split(b"&"):
+        if piece:
+            key, _, value = piece.partition(b"=")
+            pairs.append((_unquote(key), _unquote(value)))
+    return pairs
+
+
+def _unquote(raw: bytes) -> bytes:
+    if b"+" in raw:
+        raw = raw.replace(b"+", b" ")
+    return unquote_to_bytes(raw) if b"%" in raw else raw
+
+
+def _ascii_value(pairs: list[tuple[bytes, bytes]], name: bytes) -> str | None:
+    """One ASCII parameter (`charset`, `fmt`), read before the other values can be decoded."""
+    for key, value in pairs:
+        if key == name:
             try:
-                return text.decode("ascii")
+                return value.decode("ascii")
             except UnicodeDecodeError:
                 raise DecodeError("not ASCII", field=name.decode()) from None
     return None
 
 
-def _decode_form(raw: bytes, charset: str, *, where: str) -> list[tuple[str, str]]:
-    pairs: list[tuple[str, str]] = []
-    for piece in raw.split(b"&"):
-        if not piece:
-            continue
-        key, _, value = piece.partition(b"=")
-        name = _text(unquote_to_bytes(key.replace(b"+", b" ")), charset, field=f"{where} parameter name")
+def _decode_pairs(pairs: list[tuple[bytes, bytes]], charset: str, *, where: str) -> list[tuple[str, str]]:
+    decoded = []
+    for key, value in pairs:
+        name = _text(key, charset, field=f"{where} parameter name")
         if not name:
             raise DecodeError("a parameter has an empty name", field=where)
-        pairs.append((name, _text(unquote_to_bytes(value.replace(b"+", b" ")), charset, field=name)))
-    return pairs
+        decoded.append((name, _text(value, charset, field=name)))
+    return decoded
 
 
-def _decode_xml(raw: bytes, query_charset: str | None) -> tuple[str, list[tuple[str, str]]]:
+def _decode_xml(raw: bytes, query_charset: str | None, *, bom: bool) -> tuple[str, list[tuple[str, str]]]:
     declaration = _XML_DECL.match(raw)
     declared = _XML_DECL_ENCODING.search(declaration.group(0)) if declaration else None
     if declared:
         # The declaration is what the bytes are in, whatever the handler URL asked for.
-        charset = canonical_charset(declared.group(1).decode("ascii"), field="xml encoding")
+        encoding = canonical_charset(declared.group(1).decode("ascii"), field="xml encoding")
+        charset = _charset_from_body(None, encoding, bom=bom)
     else:
-        charset = _charset_from_body(query_charset, _XML_CHARSET_ELEMENT.search(raw))
+        charset = _charset_from_body(query_charset, _XML_CHARSET_ELEMENT.search(raw), bom=bom)
     text = _text(raw[declaration.end() :] if declaration else raw, charset, field="body")
     try:
         root = fromstring(text, forbid_dtd=True, forbid_entities=True, forbid_external=True)
@@ -194,7 +239,9 @@ def _local_name(tag: str) -> str:
 
 def _leaf_text(element: Element) -> str:
     if len(element):
-        raise DecodeError("nested elements where a parameter value was expected", field=_local_name(element.tag))
+        raise DecodeError(
+            "nested elements where a parameter value was expected", field=_local_name(element.tag)
+        )
     return element.text or ""
 
 
@@ -209,12 +256,14 @@ def _decode_json(raw: bytes, charset: str) -> list[tuple[str, str]]:
             object_pairs_hook=_pairs,
         )
     except json.JSONDecodeError as exc:
-        raise DecodeError(f"malformed JSON: {exc.msg} at line {exc.lineno} column {exc.colno}", field="body") from None
+        raise DecodeError(
+            f"malformed JSON: {exc.msg} at line {exc.lineno} column {exc.colno}", field="body"
+        ) from None
     except RecursionError:
         raise DecodeError("JSON nested too deeply", field="body") from None
     if not isinstance(document, _JsonObject):
         raise DecodeError("JSON body is not an object of parameters", field="body")
-    return [(_no_surrogates(name, name), _json_scalar(name, value)) for name, value in document]
+    return [_json_parameter(name, value) for name, value in document]
 
 
 class _JsonObject(list[tuple[str, object]]):
@@ -229,6 +278,12 @@ def _reject_constant(name: str) -> object:
     raise DecodeError(f"{name} is not a valid parameter value", field="body")
 
 
+def _json_parameter(name: str, value: object) -> tuple[str, str]:
+    if not name:
+        raise DecodeError("a parameter has an empty name", field="body")
+    return _no_surrogates(name, name), _json_scalar(name, value)
+
+
 def _json_scalar(name: str, value: object) -> str:
     if isinstance(value, str):
         return _no_surrogates(value, name)
@@ -241,7 +296,7 @@ def _no_surrogates(text: str, field: str) -> str:
     try:
         text.encode("utf-8")
     except UnicodeEncodeError:
-        raise DecodeError("contains a lone surrogate escape", field=field[:64]) from None
+        raise DecodeError("contains a lone surrogate escape", field=field) from None
     return text
 
 
@@ -258,7 +313,7 @@ def _merge(
     merged: dict[str, str] = {}
     for name, value in (*query_params, *body_params):
         if len(name) > limits.max_name_chars:
-            raise InputTooLargeError(f"parameter name longer than {limits.max_name_chars}", field=name[:64])
+            raise InputTooLargeError(f"parameter name longer than {limits.max_name_chars}", field=name)
         previous = merged.setdefault(name, value)
         if previous != value:
             raise DecodeError("given twice with different values", field=name)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 from datetime import UTC, datetime
 from decimal import Decimal
 
@@ -11,8 +12,8 @@ from hypothesis import strategies as st
 
 from smsc import (
     Balance,
-    CallConfirmation,
     CallbackKind,
+    CallConfirmation,
     FieldError,
     IncomingSms,
     Outcome,
@@ -130,8 +131,8 @@ def test_failed_voice_outcomes_come_from_err() -> None:
 
 def test_incoming_sms() -> None:
     callback = parse_callback(
-        {"id": "55", "sms_id": "1001", "phone": "79991234567", "mes": " Да ", "to": "79000000000", "smsc": "MTS",
-         "sent": "1795523400", "time": "1795523405", "sha1": "ff"}
+        {"id": "55", "sms_id": "1001", "phone": "79991234567", "mes": " Да ", "to": "79000000000",
+         "smsc": "MTS", "sent": "1795523400", "time": "1795523405", "sha1": "ff"}
     )  # fmt: skip
     assert isinstance(callback, IncomingSms)
     assert callback.mes == " Да "  # the text exactly as sent
@@ -205,9 +206,10 @@ def test_durations_and_overtime() -> None:
 
 # Keys the protocol knows, so that generated dictionaries hit the typed paths, not only `extra`.
 _KEYS = st.sampled_from(
-    "id phone status ts time err syserr cnt type cost flag sender dtmf cmt mcc mnc calltime callmenu "
-    "ringtime mes to sms_id sent waitcall md5 sha1 crc32 imsi cn".split()
-)
+    ("id", "phone", "status", "ts", "time", "err", "syserr", "cnt", "type", "cost", "flag", "sender",
+     "dtmf", "cmt", "mcc", "mnc", "calltime", "callmenu", "ringtime", "mes", "to", "sms_id", "sent",
+     "waitcall", "md5", "sha1", "crc32", "imsi", "cn")
+)  # fmt: skip
 _VALUES = st.one_of(
     st.text(max_size=30),
     st.integers(-(2**70), 2**70).map(str),
@@ -220,21 +222,23 @@ _VALUES = st.one_of(
 @settings(max_examples=500, deadline=None)
 @given(st.dictionaries(_KEYS | st.text(min_size=1, max_size=8), _VALUES, max_size=12))
 def test_any_parameters_give_a_model_or_the_librarys_own_error(params: dict[str, str]) -> None:
+    error: SmscError | None = None
     try:
         callback = parse_callback(params)
     except SmscError as exc:
-        assert exc.reason
-        return
-    assert callback.kind in CallbackKind
+        error = exc
+    if error is not None:
+        assert error.field is None or error.field
+        assert error.reason
+    else:
+        assert callback.kind in CallbackKind
 
 
 @settings(max_examples=500, deadline=None)
 @given(st.binary(max_size=600), st.sampled_from(["", "charset=utf-8", "fmt=2", "fmt=3", "charset=koi8-r"]))
 def test_any_bytes_through_decode_and_parse_raise_only_library_errors(body: bytes, query: str) -> None:
-    try:
+    with contextlib.suppress(SmscError):
         parse_callback(decode_request(body, query).params)
-    except SmscError:
-        pass
 
 
 @pytest.mark.parametrize("body_format", list(BodyFormat))

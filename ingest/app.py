@@ -1,0 +1,293 @@
+"""The ASGI application: routes, answers, and the raw record of every callback it accepts.
+
+A bare ASGI callable rather than a framework: five fixed routes do not need a router, and measured
+here Starlette alone halved the requests per second of the server (docs/ingest.md). Everything the
+SMSC protocol decides lives in `admission`; this module only moves bytes and keeps the counts.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import os
+import time
+from collections.abc import Awaitable, Callable, MutableMapping
+from typing import Any, Final
+
+from prometheus_client import CONTENT_TYPE_LATEST, REGISTRY, CollectorRegistry, generate_latest
+from prometheus_client.multiprocess import MultiProcessCollector
+
+from ingest.accounts import DEFAULT_ACCOUNT, UNKNOWN_ACCOUNT_LABEL
+from ingest.admission import STATUS_OF, Reason, Verdict, admit
+from ingest.errors import PublishError
+from ingest.metrics import UNKNOWN, IngestMetrics
+from ingest.publisher import Publisher
+from ingest.settings import IngestSettings
+from smsc.raw_record import RawRecord
+from smsc.wire import Limits
+
+logger = logging.getLogger(__name__)
+
+Scope = MutableMapping[str, Any]
+Message = MutableMapping[str, Any]
+Receive = Callable[[], Awaitable[Message]]
+Send = Callable[[Message], Awaitable[None]]
+
+CALLBACK_PATH: Final = "/smsc/callback"
+_ACCOUNT_PREFIX: Final = CALLBACK_PATH + "/"
+
+_TEXT: Final = (b"content-type", b"text/plain; charset=utf-8")
+_ANSWERS: Final = {
+    200: b"OK\n",
+    400: b"undecodable body\n",
+    403: b"missing or wrong signature\n",
+    404: b"not found\n",
+    405: b"method not allowed\n",
+    413: b"body too large\n",
+    503: b"not stored, try again later\n",
+}
+
+
+class _Disconnected(Exception):  # noqa: N818 - a signal between two functions, not an error for callers
+    """The client went away before its request body was complete: there is nobody to answer."""
+
+
+class IngestApp:
+    """`POST /smsc/callback[/{account}]`, `GET /healthz`, `GET /readyz`, `GET /metrics`."""
+
+    def __init__(
+        self,
+        settings: IngestSettings,
+        publisher: Publisher,
+        registry: CollectorRegistry,
+        *,
+        multiprocess_dir: str | None = None,
+    ) -> None:
+        accounts = settings.accounts()
+        self._secrets = {
+            name: account.secret.get_secret_value() if account.secret else None
+            for name, account in accounts.items()
+        }
+        self._publisher = publisher
+        self._registry = registry
+        self._multiprocess_dir = multiprocess_dir
+        self._metrics = IngestMetrics(registry, accounts)
+        self._limits = Limits(max_body_bytes=settings.max_body_bytes)
+        self._deadline = settings.deadline_seconds
+        self._raw_topic = settings.raw_topic
+        self._rejected_topic = settings.rejected_topic
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "http":
+            path: str = scope["path"]
+            if path == CALLBACK_PATH:
+                await self._callback(DEFAULT_ACCOUNT, scope, receive, send)
+            elif path.startswith(_ACCOUNT_PREFIX):
+                await self._callback(path[len(_ACCOUNT_PREFIX) :], scope, receive, send)
+            else:
+                await self._operations(path, scope, send)
+        elif scope["type"] == "lifespan":
+            await self._lifespan(receive, send)
+
+    # -- callbacks ---------------------------------------------------------------------------------
+
+    async def _callback(self, account: str, scope: Scope, receive: Receive, send: Send) -> None:
+        started = time.perf_counter()
+        received_at_ns = time.time_ns()
+        request_id = os.urandom(16).hex()
+        known = account in self._secrets
+        label = account if known else UNKNOWN_ACCOUNT_LABEL
+        if scope["method"] != "POST":
+            # Not written to the rejected topic: SMSC only POSTs, so this is a scanner or a person.
+            await _answer(send, 405, request_id, ((b"allow", b"POST"),))
+            self._count(label, None, 405, started)
+            return
+
+        content_type, content_length = _content_headers(scope)
+        try:
+            body, complete = await self._read_body(receive, content_length)
+        except _Disconnected:
+            return
+        query_string: bytes = scope["query_string"]
+        if not known:
+            verdict = Verdict(Reason.UNKNOWN_ACCOUNT, None, None, None)
+        elif not complete:
+            verdict = Verdict(Reason.TOO_LARGE, None, None, None)
+        else:
+            verdict = admit(
+                body, query_string, content_type, secret=self._secrets[account], limits=self._limits
+            )
+        client = scope.get("client")
+        record = RawRecord(
+            body=body,
+            query_string=query_string,
+            content_type=content_type,
+            account=account,
+            received_at_ns=received_at_ns,
+            remote_addr=client[0] if client else None,
+            request_id=request_id,
+            kind=verdict.kind,
+            reject_reason=verdict.reason.value if verdict.reason is not None else None,
+        )
+        if verdict.reason is None:
+            status = await self._store(record, verdict.key)
+        else:
+            status = await self._reject(record, verdict.reason, label)
+        await _answer(send, status, request_id)
+        self._count(label, verdict, status, started)
+
+    async def _store(self, record: RawRecord, key: bytes | None) -> int:
+        """200 once the broker acknowledged the record, 503 when it did not within the deadline."""
+        try:
+            async with asyncio.timeout(self._deadline):
+                await self._publisher.publish(self._raw_topic, key, record.body, record.to_headers())
+        except (TimeoutError, PublishError) as exc:
+            self._metrics.broker_errors.inc()
+            logger.warning(
+                "callback not stored, answered 503 account=%s request_id=%s error=%s",
+                record.account,
+                record.request_id,
+                _describe(exc, self._deadline),
+            )
+            return 503
+        return 200
+
+    async def _reject(self, record: RawRecord, reason: Reason, label: str) -> int:
+        """Keep a copy in the rejected topic (best effort, within the deadline), then refuse."""
+        self._metrics.rejected.labels(label, reason.value).inc()
+        logger.warning(
+            "callback rejected account=%s reason=%s request_id=%s remote=%s",
+            label,
+            reason.value,
+            record.request_id,
+            record.remote_addr,
+        )
+        try:
+            async with asyncio.timeout(self._deadline):
+                await self._publisher.publish(self._rejected_topic, None, record.body, record.to_headers())
+        except (TimeoutError, PublishError) as exc:
+            self._metrics.broker_errors.inc()
+            logger.error(
+                "rejected callback not kept request_id=%s error=%s",
+                record.request_id,
+                _describe(exc, self._deadline),
+            )
+        return STATUS_OF[reason]
+
+    async def _read_body(self, receive: Receive, content_length: int | None) -> tuple[bytes, bool]:
+        """The body, and whether it is complete; past the limit, only its first `max_body_bytes`."""
+        limit = self._limits.max_body_bytes
+        if content_length is not None and content_length > limit:
+            return b"", False  # refused on its declared size: reading it would only cost us
+        chunks: list[bytes] = []
+        size = 0
+        while True:
+            message = await receive()
+            if message["type"] == "http.disconnect":
+                raise _Disconnected
+            chunk: bytes = message.get("body", b"")
+            more: bool = message.get("more_body", False)
+            if not chunks and not more and len(chunk) <= limit:
+                return chunk, True  # the usual case: one message, no copy
+            size += len(chunk)
+            chunks.append(chunk)
+            if size > limit:
+                return b"".join(chunks)[:limit], False
+            if not more:
+                return b"".join(chunks), True
+
+    def _count(self, label: str, verdict: Verdict | None, status: int, started: float) -> None:
+        kind = verdict.kind.value if verdict is not None and verdict.kind is not None else UNKNOWN
+        body_format = verdict.body_format.value if verdict is not None and verdict.body_format else UNKNOWN
+        self._metrics.requests.labels(label, kind, body_format, str(status)).inc()
+        self._metrics.request_duration.observe(time.perf_counter() - started)
+
+    # -- operations ----------------------------------------------------------------------------------
+
+    async def _operations(self, path: str, scope: Scope, send: Send) -> None:
+        if path not in ("/healthz", "/readyz", "/metrics"):
+            await _answer(send, 404, None)
+            return
+        if scope["method"] not in ("GET", "HEAD"):
+            await _answer(send, 405, None, ((b"allow", b"GET, HEAD"),))
+            return
+        if path == "/healthz":
+            await _respond(send, 200, b"ok\n")
+        elif path == "/readyz":
+            ready = await self._publisher.ready()
+            await _respond(send, 200 if ready else 503, b"ready\n" if ready else b"broker not reachable\n")
+        else:
+            await _respond(send, 200, self._exposition(), content_type=CONTENT_TYPE_LATEST.encode("ascii"))
+
+    def _exposition(self) -> bytes:
+        if self._multiprocess_dir is None:
+            return generate_latest(self._registry)
+        # Several worker processes: each writes its own files; a scrape must see the sum of them all.
+        registry = CollectorRegistry()
+        MultiProcessCollector(registry, path=self._multiprocess_dir)  # type: ignore[no-untyped-call]
+        return generate_latest(registry)
+
+    async def _lifespan(self, receive: Receive, send: Send) -> None:
+        while True:
+            message = await receive()
+            if message["type"] == "lifespan.startup":
+                try:
+                    await self._publisher.start()
+                except PublishError as exc:
+                    await send({"type": "lifespan.startup.failed", "message": str(exc)})
+                    return
+                await send({"type": "lifespan.startup.complete"})
+            elif message["type"] == "lifespan.shutdown":
+                # The server has already stopped accepting and waited for in-flight requests.
+                await self._publisher.close()
+                await send({"type": "lifespan.shutdown.complete"})
+                return
+
+
+def create_app(
+    settings: IngestSettings,
+    publisher: Publisher,
+    *,
+    registry: CollectorRegistry | None = None,
+    multiprocess_dir: str | None = None,
+) -> IngestApp:
+    """The ingest ASGI app; `registry` defaults to prometheus_client's global one (with process metrics)."""
+    return IngestApp(
+        settings, publisher, REGISTRY if registry is None else registry, multiprocess_dir=multiprocess_dir
+    )
+
+
+def _content_headers(scope: Scope) -> tuple[str | None, int | None]:
+    content_type: str | None = None
+    content_length: int | None = None
+    for name, value in scope["headers"]:
+        if name == b"content-type":
+            content_type = value.decode("latin-1")
+        elif name == b"content-length" and value.isdigit():
+            content_length = int(value)
+    return content_type, content_length
+
+
+def _describe(exc: TimeoutError | PublishError, deadline: float) -> str:
+    return str(exc) if isinstance(exc, PublishError) else f"no ack within {deadline}s"
+
+
+async def _answer(
+    send: Send, status: int, request_id: str | None, extra: tuple[tuple[bytes, bytes], ...] = ()
+) -> None:
+    if request_id is not None:
+        extra = ((b"x-request-id", request_id.encode("ascii")), *extra)
+    await _respond(send, status, _ANSWERS[status], extra=extra)
+
+
+async def _respond(
+    send: Send,
+    status: int,
+    body: bytes,
+    *,
+    content_type: bytes = _TEXT[1],
+    extra: tuple[tuple[bytes, bytes], ...] = (),
+) -> None:
+    headers = [(b"content-type", content_type), (b"content-length", str(len(body)).encode("ascii")), *extra]
+    await send({"type": "http.response.start", "status": status, "headers": headers})
+    await send({"type": "http.response.body", "body": body})
