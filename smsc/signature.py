@@ -15,7 +15,7 @@ from collections.abc import Mapping
 from enum import StrEnum
 from typing import Final
 
-from smsc.errors import FieldError, SignatureError
+from smsc.errors import EncodeError, FieldError, SignatureError
 from smsc.kinds import CallbackKind
 
 
@@ -54,7 +54,12 @@ def sign(
     encoding: str = "utf-8",
 ) -> str:
     """The signature the SMSC server would send (md5/sha1 lower-case hex, crc32 unsigned decimal)."""
-    data = signed_string(kind, params, secret).encode(encoding)
+    try:
+        data = signed_string(kind, params, secret).encode(encoding)
+    except (UnicodeEncodeError, LookupError) as exc:
+        raise EncodeError(
+            f"the signed string cannot be written in {encoding}: {exc}", field="signature"
+        ) from None
     if algorithm is SignatureAlgorithm.CRC32:
         return str(zlib.crc32(data))
     return hashlib.new(algorithm.value, data).hexdigest()

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import pytest
 
-from smsc.errors import FieldError, SignatureError
+from smsc.errors import EncodeError, FieldError, SignatureError
 from smsc.kinds import CallbackKind
 from smsc.signature import SignatureAlgorithm, check_secret, sign, signed_string, verify_signature
 
@@ -191,3 +191,12 @@ def test_check_secret_refuses(secret: str) -> None:
         check_secret(secret)
     assert caught.value.field == "secret"
     assert caught.value.code == "invalid_field"
+
+
+def test_sign_refuses_text_its_encoding_cannot_write() -> None:
+    params = {"phone": "7999", "mes": "😀", "to": "7000"}
+    with pytest.raises(EncodeError, match="windows-1251") as caught:
+        sign(CallbackKind.INCOMING, params, "s3cr3t", SignatureAlgorithm.MD5, encoding="windows-1251")
+    assert caught.value.field == "signature"
+    with pytest.raises(EncodeError, match="no-such-codec"):
+        sign(CallbackKind.INCOMING, params, "s3cr3t", SignatureAlgorithm.MD5, encoding="no-such-codec")
