@@ -26,6 +26,7 @@ from streams.lifecycle import Counted, MessageState, advance
 
 NS: Final = 1_000_000_000
 _DTMF_KEYS: Final = frozenset("0123456789*#")
+_NOT_A_LIFECYCLE_STATE: Final = frozenset({Outcome.NOT_FOUND, Outcome.UNKNOWN})
 
 
 @dataclass(frozen=True, slots=True)
@@ -128,27 +129,28 @@ class PartitionProcessor:
         agg = self.aggregates
         type_name = self._type(callback)
         occurred_s = int(callback.occurred_at.timestamp()) if callback.occurred_at else self.clock_ns // NS
+        status = callback.status
+        agg.inc(
+            "smsc_status_callbacks_total",
+            (account, type_name, str(status) if status in STATUS_CODES else self.unknown_codes(str(status))),
+        )
+        if callback.err:
+            agg.inc("smsc_errors_total", (account, type_name, self._code(callback.err)))
+        outcome = callback.outcome
+        if outcome in _NOT_A_LIFECYCLE_STATE:
+            return  # a look-up answer (-3) or a code the tables do not know: counted, no message state
         key = f"{account}|{callback.message_key}"
         state = self.messages.get(key)
         if state is None:
             state = self.messages[key] = MessageState(first_seen_s=occurred_s, type=callback.message_type)
             agg.inc("smsc_messages_in_flight", (account, type_name))
             agg.cohort_first_seen((account, type_name), occurred_s)
-        outcome = callback.outcome
         step = advance(
             state,
             outcome,
             has_cost=callback.cost is not None or callback.cnt is not None,
             has_hlr=callback.hlr is not None,
         )
-        status = (
-            str(callback.status)
-            if callback.status in STATUS_CODES
-            else self.unknown_codes(str(callback.status))
-        )
-        agg.inc("smsc_status_callbacks_total", (account, type_name, status))
-        if callback.err:
-            agg.inc("smsc_errors_total", (account, type_name, self._code(callback.err)))
         sender = self.senders(callback.sender)
         if step.count_cost:
             state.cost = callback.cost

@@ -188,3 +188,13 @@ def test_snapshot_round_trip_continues_identically() -> None:
     one(calls[2])
     two(calls[2])
     assert one.processor.to_json() == two.processor.to_json()
+
+
+def test_not_found_and_unknown_statuses_are_counted_but_open_no_message() -> None:
+    feed = Feed()
+    feed(status("1", -3, 0))
+    feed(status("2", 77, 1))
+    assert feed.counter("smsc_status_callbacks_total", "sms", "-3") == 1
+    assert feed.counter("smsc_status_callbacks_total", "sms", "77") == 1
+    assert feed.counter("smsc_messages_in_flight", "sms") == 0
+    assert feed.processor.messages == {}
