@@ -12,6 +12,10 @@ from typing import Final
 COMMANDS: Final = {
     "broker": ("embedded_broker.__main__", "run the embedded Kafka-protocol broker (development)"),
     "ingest": ("ingest.__main__", "run the HTTP endpoint that stores every SMSC callback in Kafka"),
+    "worker": (
+        "streams.__main__",
+        "run a stream worker: events, dead letters and exact aggregates on /metrics",
+    ),
     "simulate": ("simulator.__main__", "play the SMSC server: post realistic callbacks to an endpoint"),
 }
 

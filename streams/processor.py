@@ -49,7 +49,7 @@ class SourceRecord:
     partition: int
     offset: int
     body: bytes
-    query_string: str
+    query_string: str | bytes
     content_type: str | None
     account: str
     received_at_ns: int

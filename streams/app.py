@@ -1,0 +1,295 @@
+"""The stream worker: a Faust app for group membership, the state table and /metrics, and a plain consumer
+beside it that reads the raw partitions this worker owns (docs/streams-design.md explains why: Faust's
+own per-event path costs ~75 µs, more than all of our work).
+
+Input: `smsc.callbacks.raw`. Outputs: `smsc.events` (one event per deduplicated callback), the dead-letter
+topic (raw body and headers plus the reason), and the state table `partition-state` (changelog), which
+holds a snapshot of each partition's processor with the source offset it reached. After a crash or a
+rebalance, the owner restores the snapshot and replays the raw partition from the next offset: every
+aggregate is a function of the source records, so the numbers stay exact without Kafka transactions.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from collections.abc import Iterable
+from typing import Any, Final
+
+import faust
+from aiokafka import AIOKafkaConsumer, TopicPartition
+from faust.sensors.prometheus import setup_prometheus_sensors
+from prometheus_client import REGISTRY, CollectorRegistry
+
+from smsc.errors import SmscError
+from smsc.parse import account_timezone
+from smsc.raw_record import RawRecord
+from streams import snapshot
+from streams.aggregates import Aggregates
+from streams.metrics import AggregatesCollector
+from streams.processor import PartitionProcessor, ProcessorConfig, SourceRecord, Verdict
+from streams.settings import WorkerSettings
+
+logger = logging.getLogger(__name__)
+
+#: Header on every event and dead letter: the raw offset it came from, so a replay re-emits nothing.
+RAW_OFFSET_HEADER: Final = "smsc-raw-offset"
+REASON_HEADER: Final = "smsc-dead-reason"
+STATE_TABLE: Final = "partition-state"
+
+
+class Sidecar:
+    """Reads, processes and snapshots the raw partitions Faust assigned to this worker."""
+
+    def __init__(self, app: faust.App, table: Any, settings: WorkerSettings) -> None:
+        self.app = app
+        self.table = table
+        self.settings = settings
+        self.config = ProcessorConfig(
+            dedupe_window_seconds=settings.dedupe_window_seconds,
+            timezone=account_timezone(settings.account_timezone),
+            senders=settings.senders,
+            max_senders=settings.max_senders,
+        )
+        self.processors: dict[int, PartitionProcessor] = {}
+        self._emitted: dict[int, int] = {}  # partition -> highest raw offset already emitted
+        self._snapshot_ids: dict[int, int] = {}
+        self._owned: frozenset[int] = frozenset()
+        self._generation = 0
+        self._running = asyncio.Event()
+
+    # -- what Faust tells us ------------------------------------------------------------------------
+
+    def on_rebalance_start(self) -> None:
+        """From the consumer's thread: stop taking batches before partitions move."""
+        loop = self.app.loop
+        loop.call_soon_threadsafe(self._running.clear)
+
+    async def on_rebalance_complete(self) -> None:
+        changelog = self.table.changelog_topic.get_topic_name()
+        owned = frozenset(
+            tp.partition for tp in self.app.assignor.assigned_actives() if tp.topic == changelog
+        )
+        self._owned = owned
+        self._generation += 1
+        self._running.set()
+        logger.info("rebalance complete owned_partitions=%s", sorted(owned))
+
+    def owned_aggregates(self) -> list[Aggregates]:
+        return [self.processors[p].aggregates for p in sorted(self._owned) if p in self.processors]
+
+    # -- the loop -----------------------------------------------------------------------------------
+
+    async def run(self) -> None:
+        settings = self.settings
+        consumer = AIOKafkaConsumer(
+            bootstrap_servers=settings.kafka_bootstrap_servers,
+            group_id=None,  # Faust's group decides who owns what; this consumer only reads
+            enable_auto_commit=False,
+            auto_offset_reset="earliest",
+            client_id=f"{settings.app_id}-sidecar",
+        )
+        await consumer.start()
+        try:
+            while True:
+                await self._running.wait()
+                generation = self._generation
+                await self._take_ownership(consumer)
+                last_snapshot = time.monotonic()
+                while self._running.is_set() and generation == self._generation:
+                    batch = await consumer.getmany(timeout_ms=200, max_records=settings.batch_max_records)
+                    if batch:
+                        await self._process(batch)
+                    if time.monotonic() - last_snapshot >= settings.snapshot_interval_seconds:
+                        await self._snapshot(self._owned)
+                        last_snapshot = time.monotonic()
+                await self._snapshot(self._owned & self.processors.keys())
+        finally:
+            await consumer.stop()
+
+    async def stop(self) -> None:
+        """On shutdown: write what was processed, so a restart replays nothing."""
+        await self._snapshot(self._owned & self.processors.keys())
+
+    async def _take_ownership(self, consumer: AIOKafkaConsumer) -> None:
+        owned = self._owned
+        for partition in list(self.processors):
+            if partition not in owned:
+                del self.processors[partition]  # the new owner restores it from the table
+        for partition in owned - self.processors.keys():
+            self.processors[partition] = self._restore(partition)
+            self._emitted[partition] = await self._last_emitted(partition)
+        tps = [TopicPartition(self.settings.raw_topic, p) for p in sorted(owned)]
+        consumer.assign(tps)
+        for tp in tps:
+            consumer.seek(tp, self.processors[tp.partition].offset + 1)
+
+    def _restore(self, partition: int) -> PartitionProcessor:
+        prefix = snapshot.manifest_key(partition)
+        records = {
+            text: value
+            for key, value in self.table.data.items()
+            if (text := key.decode() if isinstance(key, bytes) else str(key)) == prefix
+            or text.startswith(prefix + "/")
+        }
+        restored = snapshot.decode(partition, records)
+        if restored is None:
+            logger.info("partition state new partition=%d", partition)
+            self._snapshot_ids[partition] = 0
+            return PartitionProcessor(partition, self.config)
+        snapshot_id, state = restored
+        self._snapshot_ids[partition] = snapshot_id
+        logger.info("partition state restored partition=%d offset=%d", partition, state["offset"])
+        return PartitionProcessor.from_json(state, self.config)
+
+    async def _last_emitted(self, partition: int) -> int:
+        """The raw offset of the last event or dead letter this partition wrote (-1 when none)."""
+        highest = -1
+        for topic in (self.settings.events_topic, self.settings.dead_topic):
+            highest = max(
+                highest, await _last_raw_offset(self.settings.kafka_bootstrap_servers, topic, partition)
+            )
+        return highest
+
+    async def _process(self, batch: dict[TopicPartition, list[Any]]) -> None:
+        producer = self.app.producer
+        deliveries = []
+        for tp, records in batch.items():
+            processor = self.processors.get(tp.partition)
+            if processor is None:
+                continue
+            emitted = self._emitted.get(tp.partition, -1)
+            for record in records:
+                headers = list(record.headers)
+                try:
+                    raw = RawRecord.from_headers(record.value, headers)
+                except SmscError as exc:
+                    processor.offset = max(processor.offset, record.offset)
+                    processor.aggregates.inc("smsc_callbacks_dead_total", ("unknown", exc.code))
+                    result_reason, event = f"raw record: {exc}", None
+                    verdict = Verdict.DEAD
+                else:
+                    result = processor.process(
+                        SourceRecord(
+                            partition=tp.partition,
+                            offset=record.offset,
+                            body=raw.body,
+                            query_string=raw.query_string,
+                            content_type=raw.content_type,
+                            account=raw.account,
+                            received_at_ns=raw.received_at_ns,
+                        )
+                    )
+                    verdict, event, result_reason = result.verdict, result.event, result.reason or ""
+                if record.offset <= emitted:
+                    continue  # emitted before a crash or a rebalance: the topic has it already
+                offset_header = (RAW_OFFSET_HEADER, str(record.offset).encode())
+                if verdict is Verdict.EVENT and event is not None:
+                    deliveries.append(
+                        await producer.send(
+                            self.settings.events_topic, record.key, event, tp.partition, None, [offset_header]
+                        )
+                    )
+                elif verdict is Verdict.DEAD:
+                    dead_headers = [*headers, offset_header, (REASON_HEADER, result_reason.encode())]
+                    deliveries.append(
+                        await producer.send(
+                            self.settings.dead_topic,
+                            record.key,
+                            record.value,
+                            tp.partition,
+                            None,
+                            dead_headers,
+                        )
+                    )
+        if deliveries:
+            await asyncio.gather(*deliveries)
+
+    async def _snapshot(self, partitions: Iterable[int]) -> None:
+        writes = []
+        for partition in partitions:
+            processor = self.processors[partition]
+            snapshot_id = self._snapshot_ids.get(partition, 0) + 1
+            self._snapshot_ids[partition] = snapshot_id
+            for key, value in snapshot.encode(partition, snapshot_id, processor.to_json()):
+                self.table.data[key.encode()] = value
+                writes.append(self.table.send_changelog(partition, key.encode(), value))
+        if writes:
+            await asyncio.gather(*writes)
+
+
+async def _last_raw_offset(bootstrap: str, topic: str, partition: int) -> int:
+    consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap, group_id=None, enable_auto_commit=False)
+    await consumer.start()
+    try:
+        tp = TopicPartition(topic, partition)
+        consumer.assign([tp])
+        end = (await consumer.end_offsets([tp]))[tp]
+        if end == 0:
+            return -1
+        consumer.seek(tp, end - 1)
+        records = await consumer.getmany(tp, timeout_ms=5000)
+        for record in reversed(records.get(tp, [])):
+            value = dict(record.headers).get(RAW_OFFSET_HEADER)
+            if value is not None:
+                return int(value)
+        return -1
+    finally:
+        await consumer.stop()
+
+
+class StreamsApp(faust.App):
+    """A Faust app that tells the sidecar when a rebalance starts (Faust calls this from its consumer)."""
+
+    sidecar: Sidecar | None = None
+
+    def on_rebalance_start(self) -> None:
+        super().on_rebalance_start()
+        if self.sidecar is not None:
+            self.sidecar.on_rebalance_start()
+
+
+def create_app(settings: WorkerSettings, registry: CollectorRegistry = REGISTRY) -> StreamsApp:
+    app = StreamsApp(
+        settings.app_id,
+        broker=f"kafka://{settings.kafka_bootstrap_servers}",
+        # Without these the group forms ~30 s late on a single broker (docs/streams-design.md).
+        broker_session_timeout=10,
+        broker_heartbeat_interval=1,
+        web_bind=settings.web_host,
+        web_host=settings.web_host,
+        web_port=settings.web_port,
+        datadir=str(settings.data_dir),
+        store="memory://",
+        topic_partitions=settings.partitions,
+        producer_linger=0.02,
+        producer_max_batch_size=1024 * 1024,
+    )
+    table = app.Table(
+        STATE_TABLE,
+        default=None,
+        partitions=settings.partitions,
+        key_type=bytes,  # bytes keys and values: the raw codec, no JSON round trip of the snapshots
+        value_type=bytes,
+    )
+    sidecar = Sidecar(app, table, settings)
+    app.sidecar = sidecar
+    registry.register(AggregatesCollector(sidecar.owned_aggregates))
+    setup_prometheus_sensors(app, registry=registry, name_prefix="smsc_streams_faust")
+
+    async def _rebalanced(sender: Any, /, *args: Any, signal: Any, **kwargs: Any) -> None:
+        await sidecar.on_rebalance_complete()
+
+    app.on_rebalance_complete.connect(_rebalanced)
+
+    @app.task  # type: ignore[untyped-decorator]
+    async def _sidecar() -> None:
+        await sidecar.run()
+
+    @app.timer(interval=3600.0)  # type: ignore[untyped-decorator]
+    async def _prune_cohorts() -> None:
+        for aggregates in sidecar.owned_aggregates():
+            aggregates.prune_cohorts(time.time())
+
+    return app

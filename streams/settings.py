@@ -1,0 +1,45 @@
+"""Configuration of a stream worker: `SMSC_WORKER_*` and `KAFKA_BOOTSTRAP_SERVERS`."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from pydantic import AliasChoices, Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from smsc.raw_record import RAW_TOPIC
+
+
+class WorkerSettings(BaseSettings):
+    model_config = SettingsConfigDict(
+        env_prefix="SMSC_WORKER_", frozen=True, extra="ignore", populate_by_name=True
+    )
+
+    kafka_bootstrap_servers: str = Field(
+        default="127.0.0.1:9092",
+        validation_alias=AliasChoices("KAFKA_BOOTSTRAP_SERVERS", "kafka_bootstrap_servers"),
+        min_length=1,
+        description="the broker (exact variable name, shared by every deployable)",
+    )
+    app_id: str = Field(default="smsc-streams", min_length=1, description="Faust app id = consumer group")
+    partitions: int = Field(
+        default=4, ge=1, le=1024, description="partitions of the raw, events and dead topics"
+    )
+    raw_topic: str = Field(default=RAW_TOPIC, min_length=1)
+    events_topic: str = Field(default="smsc.events", min_length=1)
+    dead_topic: str = Field(default="smsc.callbacks.dead", min_length=1)
+    web_host: str = Field(default="127.0.0.1", description="bind address of /metrics")
+    web_port: int = Field(default=6066, ge=1, le=65535, description="port of /metrics (one per worker)")
+    data_dir: Path = Field(default=Path("data/worker"), description="Faust's data directory")
+    batch_max_records: int = Field(default=2000, ge=1, description="records taken from the raw topic at once")
+    snapshot_interval_seconds: float = Field(
+        default=5.0,
+        gt=0,
+        description="how often partition state is written (a crash replays at most this much)",
+    )
+    dedupe_window_seconds: int = Field(
+        default=4 * 3600, ge=60, description="retries within it are duplicates"
+    )
+    account_timezone: str = Field(default="Europe/Moscow", description="zone of the `time` texts of statuses")
+    senders: tuple[str, ...] = Field(default=(), description="sender names always kept as labels (JSON list)")
+    max_senders: int = Field(default=50, ge=0, description="other sender names kept as labels, first seen")

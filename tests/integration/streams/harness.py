@@ -1,0 +1,191 @@
+"""Running real stream workers against the real broker, feeding them, and reading their /metrics."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import signal
+import subprocess
+import sys
+import time
+import urllib.request
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass
+from decimal import Decimal
+from pathlib import Path
+
+from aiokafka import AIOKafkaProducer
+from prometheus_client.parser import text_string_to_metric_families
+
+from embedded_broker.broker import free_port
+from simulator import SimulatedCallback, Truth
+from smsc.raw_record import RawRecord
+
+Series = dict[tuple[str, tuple[tuple[str, str], ...]], float]
+
+
+@dataclass(frozen=True)
+class Topics:
+    raw: str
+    events: str
+    dead: str
+    app_id: str
+
+
+async def _produce(bootstrap: str, topic: str, callbacks: Sequence[SimulatedCallback]) -> None:
+    producer = AIOKafkaProducer(bootstrap_servers=bootstrap, acks="all", linger_ms=5)
+    await producer.start()
+    try:
+        deliveries = []
+        for index, callback in enumerate(callbacks):
+            record = RawRecord(
+                body=callback.body,
+                query_string=callback.query_string.encode("ascii"),
+                content_type=callback.content_type,
+                account=callback.account,
+                received_at_ns=int(callback.sent_at * 1e9),
+                remote_addr="127.0.0.1",
+                request_id=f"test-{index}",
+            )
+            deliveries.append(
+                await producer.send(
+                    topic, record.body, key=callback.key.encode(), headers=record.to_headers()
+                )
+            )
+        await asyncio.gather(*deliveries)
+    finally:
+        await producer.stop()
+
+
+def produce(bootstrap: str, topic: str, callbacks: Sequence[SimulatedCallback]) -> None:
+    asyncio.run(asyncio.wait_for(_produce(bootstrap, topic, callbacks), 120))
+
+
+class Worker:
+    """`smsc-analytics worker` as a subprocess: stopped with a deadline, killed after it, never left over."""
+
+    def __init__(self, bootstrap: str, topics: Topics, data_dir: Path) -> None:
+        self.port = free_port()
+        env = {
+            **os.environ,
+            "KAFKA_BOOTSTRAP_SERVERS": bootstrap,
+            "SMSC_WORKER_APP_ID": topics.app_id,
+            "SMSC_WORKER_RAW_TOPIC": topics.raw,
+            "SMSC_WORKER_EVENTS_TOPIC": topics.events,
+            "SMSC_WORKER_DEAD_TOPIC": topics.dead,
+            "SMSC_WORKER_WEB_PORT": str(self.port),
+            "SMSC_WORKER_DATA_DIR": str(data_dir / f"worker-{self.port}"),
+            "SMSC_WORKER_SNAPSHOT_INTERVAL_SECONDS": "1",
+        }
+        self.log = data_dir / f"worker-{self.port}.log"
+        with open(self.log, "wb") as log:
+            self.process = subprocess.Popen(
+                [sys.executable, "-m", "smsc_analytics.cli", "worker"],
+                env=env,
+                stdout=log,
+                stderr=subprocess.STDOUT,
+            )
+
+    def scrape(self) -> Series:
+        with urllib.request.urlopen(f"http://127.0.0.1:{self.port}/metrics", timeout=5) as response:
+            text = response.read().decode()
+        series: Series = {}
+        for family in text_string_to_metric_families(text):
+            for sample in family.samples:
+                series[(sample.name, tuple(sorted(sample.labels.items())))] = sample.value
+        return series
+
+    def try_scrape(self) -> Series | None:
+        try:
+            return self.scrape()
+        except OSError:
+            return None
+
+    def stop(self, timeout_seconds: float = 20) -> None:
+        if self.process.poll() is None:
+            self.process.send_signal(signal.SIGTERM)
+            try:
+                self.process.wait(timeout_seconds)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+                self.process.wait(10)
+
+    def kill(self) -> None:
+        self.process.kill()
+        self.process.wait(10)
+
+    def log_tail(self) -> str:
+        return self.log.read_text(errors="replace")[-3000:]
+
+
+@contextmanager
+def workers(count: int, bootstrap: str, topics: Topics, data_dir: Path) -> Iterator[list[Worker]]:
+    started = [Worker(bootstrap, topics, data_dir) for _ in range(count)]
+    try:
+        yield started
+    finally:
+        for worker in started:
+            worker.stop()
+
+
+def processed(series: Series) -> int:
+    """Every raw record a worker has applied shows up in exactly one of these counters."""
+    counted = ("smsc_status_callbacks_total", "smsc_incoming_messages_total", "smsc_call_confirmations_total",
+               "smsc_callbacks_duplicate_total", "smsc_callbacks_dead_total")  # fmt: skip
+    return int(sum(value for (name, _), value in series.items() if name in counted))
+
+
+def summed(scrapes: Sequence[Series]) -> Series:
+    total: Series = {}
+    for series in scrapes:
+        for key, value in series.items():
+            if key[0].startswith("smsc_") and not key[0].startswith("smsc_streams_faust"):
+                total[key] = total.get(key, 0.0) + value
+    return total
+
+
+def wait_for(predicate: object, what: str, timeout_seconds: float, workers_: Sequence[Worker]) -> None:
+    assert callable(predicate)
+    deadline = time.monotonic() + timeout_seconds
+    while not predicate():
+        for worker in workers_:
+            assert worker.process.poll() is None, f"worker exited: {worker.log_tail()}"
+        assert time.monotonic() < deadline, f"timed out waiting for {what}: " + "\n".join(
+            w.log_tail() for w in workers_
+        )
+        time.sleep(0.5)
+
+
+def mismatches(truth: Truth, series: Series) -> list[str]:
+    """Every counter and histogram of the truth against the scrape: an empty list means exact."""
+    problems = []
+    for metric, values in truth.values.items():
+        spec_labels = _labels_of(metric)
+        if metric in ("smsc_cohort_messages", "smsc_cohort_delivered"):
+            continue  # relative to the wall clock; the generated workload lies in the past
+        sample_name = metric
+        for labels, expected in values.items():
+            key = (sample_name, tuple(sorted(zip(spec_labels, labels, strict=True))))
+            got = Decimal(str(series.get(key, 0.0)))
+            if abs(got - expected) > Decimal("0.000001"):
+                problems.append(
+                    f"{metric}{dict(zip(spec_labels, labels, strict=True))}: expected {expected}, got {got}"
+                )
+    for metric, observed in truth.observed.items():
+        spec_labels = _labels_of(metric)
+        for labels, observations in observed.items():
+            key = tuple(sorted(zip(spec_labels, labels, strict=True)))
+            count = series.get((f"{metric}_count", key), 0.0)
+            total = series.get((f"{metric}_sum", key), 0.0)
+            if count != len(observations) or abs(total - sum(observations)) > 1e-6:
+                problems.append(
+                    f"{metric}{key}: expected {len(observations)}/{sum(observations)}, got {count}/{total}"
+                )
+    return problems
+
+
+def _labels_of(metric: str) -> tuple[str, ...]:
+    from streams.contract import BY_NAME
+
+    return BY_NAME[metric].labels

@@ -1,0 +1,107 @@
+"""Real workers on the real broker: every metric equals the simulator's independent recount — also after
+a kill -9 mid-stream, and summed over two workers."""
+
+from __future__ import annotations
+
+import uuid
+from pathlib import Path
+
+import pytest
+
+from simulator import Faults, Truth, generate
+from tests.integration.streams.harness import (
+    Topics,
+    mismatches,
+    processed,
+    produce,
+    summed,
+    wait_for,
+    workers,
+)
+
+pytestmark = pytest.mark.integration
+
+FAULTS = Faults(duplicate_ratio=0.05, malformed_ratio=0.02, out_of_order_ratio=0.05, late_ratio=0.03)
+
+
+def topics() -> Topics:
+    run = uuid.uuid4().hex[:8]
+    return Topics(raw=f"raw.{run}", events=f"events.{run}", dead=f"dead.{run}", app_id=f"streams-{run}")
+
+
+def test_one_worker_equals_the_recount(kafka_bootstrap: str, tmp_path: Path) -> None:
+    callbacks = generate(seed=11, count=3000, faults=FAULTS)
+    truth = Truth.from_callbacks(callbacks)
+    names = topics()
+    with workers(1, kafka_bootstrap, names, tmp_path) as (worker,):
+        wait_for(lambda: worker.try_scrape() is not None, "the worker's /metrics", 60, [worker])
+        produce(kafka_bootstrap, names.raw, callbacks)
+        wait_for(lambda: processed(worker.scrape()) >= len(callbacks), "every record applied", 120, [worker])
+        series = worker.scrape()
+    assert processed(series) == len(callbacks)
+    assert mismatches(truth, series) == []
+    assert (
+        series[
+            (
+                "smsc_error_code_info",
+                (("category", "voice"), ("description", "busy (voice call)"), ("err", "240")),
+            )
+        ]
+        == 1
+    )
+
+
+def test_kill_9_mid_stream_then_restart_still_equals_the_recount(
+    kafka_bootstrap: str, tmp_path: Path
+) -> None:
+    callbacks = generate(seed=12, count=6000, faults=FAULTS)
+    truth = Truth.from_callbacks(callbacks)
+    names = topics()
+    with workers(1, kafka_bootstrap, names, tmp_path) as (first,):
+        wait_for(lambda: first.try_scrape() is not None, "the worker's /metrics", 60, [first])
+        produce(kafka_bootstrap, names.raw, callbacks)
+        wait_for(lambda: processed(first.scrape()) >= len(callbacks) // 3, "a third applied", 120, [first])
+        first.kill()
+    with workers(1, kafka_bootstrap, names, tmp_path) as (second,):
+        wait_for(
+            lambda: (s := second.try_scrape()) is not None and processed(s) >= len(callbacks),
+            "every record applied after the restart",
+            180,
+            [second],
+        )
+        series = second.scrape()
+    assert processed(series) == len(callbacks)
+    assert mismatches(truth, series) == []
+
+
+def test_two_workers_sum_to_the_recount_before_and_after_one_stops(
+    kafka_bootstrap: str, tmp_path: Path
+) -> None:
+    callbacks = generate(seed=13, count=4000, faults=FAULTS)
+    truth = Truth.from_callbacks(callbacks)
+    names = topics()
+    with workers(2, kafka_bootstrap, names, tmp_path) as pair:
+        for worker in pair:
+            wait_for(lambda w=worker: w.try_scrape() is not None, "the workers' /metrics", 60, pair)
+        produce(kafka_bootstrap, names.raw, callbacks)
+        wait_for(
+            lambda: processed(summed([w.scrape() for w in pair])) >= len(callbacks),
+            "every record applied",
+            180,
+            pair,
+        )
+        both = summed([w.scrape() for w in pair])
+        assert processed(both) == len(callbacks)
+        assert mismatches(truth, both) == []
+        assert all(processed(w.scrape()) > 0 for w in pair), "the partitions were not shared"
+        pair[0].stop()
+        survivor = pair[1]
+        wait_for(
+            lambda: processed(survivor.scrape()) >= len(callbacks),
+            "the survivor owns everything",
+            120,
+            [survivor],
+        )
+        alone = summed([survivor.scrape()])
+    assert processed(alone) == len(callbacks)
+    assert mismatches(truth, alone) == []
