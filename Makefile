@@ -26,7 +26,19 @@ typecheck: $(STAMP)
 pytest: $(STAMP)
 	$(BIN)/pytest
 
-test: lint typecheck pytest
+# Prometheus and Alertmanager from Debian (2.42, 0.25), installed only when missing: check the committed
+# config, rules and Alertmanager config, and run the unit tests of every alert (dashboards/prometheus).
+.PHONY: alert-rules
+alert-rules:
+	command -v promtool >/dev/null && command -v amtool >/dev/null || \
+		{ apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends \
+			prometheus prometheus-alertmanager >/dev/null; }
+	promtool check config dashboards/prometheus/prometheus.yml
+	promtool check rules dashboards/prometheus/rules.yml
+	promtool test rules dashboards/prometheus/rules_test.yml
+	amtool check-config dashboards/alertmanager/alertmanager.yml
+
+test: lint typecheck alert-rules pytest
 
 clean:
 	rm -rf $(VENV) .mypy_cache .ruff_cache .pytest_cache .hypothesis

@@ -17,6 +17,7 @@ COMMANDS: Final = {
         "run a stream worker: events, dead letters and exact aggregates on /metrics",
     ),
     "simulate": ("simulator.__main__", "play the SMSC server: post realistic callbacks to an endpoint"),
+    "dashboards": ("dashboards.__main__", "build the Grafana dashboards JSON from dashboards/src"),
 }
 
 

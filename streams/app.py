@@ -276,7 +276,7 @@ def create_app(settings: WorkerSettings, registry: CollectorRegistry = REGISTRY)
     sidecar = Sidecar(app, table, settings)
     app.sidecar = sidecar
     registry.register(AggregatesCollector(sidecar.owned_aggregates))
-    setup_prometheus_sensors(app, registry=registry, name_prefix="smsc_streams_faust")
+    setup_prometheus_sensors(app, registry=registry, name_prefix="smsc_streams")
 
     async def _rebalanced(sender: Any, /, *args: Any, signal: Any, **kwargs: Any) -> None:
         await sidecar.on_rebalance_complete()

@@ -140,7 +140,7 @@ def summed(scrapes: Sequence[Series]) -> Series:
     total: Series = {}
     for series in scrapes:
         for key, value in series.items():
-            if key[0].startswith("smsc_") and not key[0].startswith("smsc_streams_faust"):
+            if key[0].startswith("smsc_") and not key[0].startswith("smsc_streams_"):
                 total[key] = total.get(key, 0.0) + value
     return total
 
@@ -175,12 +175,12 @@ def mismatches(truth: Truth, series: Series) -> list[str]:
     for metric, observed in truth.observed.items():
         spec_labels = _labels_of(metric)
         for labels, observations in observed.items():
-            key = tuple(sorted(zip(spec_labels, labels, strict=True)))
-            count = series.get((f"{metric}_count", key), 0.0)
-            total = series.get((f"{metric}_sum", key), 0.0)
+            pairs = tuple(sorted(zip(spec_labels, labels, strict=True)))
+            count = series.get((f"{metric}_count", pairs), 0.0)
+            total = series.get((f"{metric}_sum", pairs), 0.0)
             if count != len(observations) or abs(total - sum(observations)) > 1e-6:
                 problems.append(
-                    f"{metric}{key}: expected {len(observations)}/{sum(observations)}, got {count}/{total}"
+                    f"{metric}{pairs}: expected {len(observations)}/{sum(observations)}, got {count}/{total}"
                 )
     return problems
 

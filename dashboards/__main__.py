@@ -1,0 +1,33 @@
+"""`smsc-analytics dashboards build`: regenerate dashboards/generated from dashboards/src."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+
+from dashboards.build import GENERATED, stale, write
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="smsc-analytics dashboards", description=__doc__)
+    commands = parser.add_subparsers(dest="command", required=True)
+    build = commands.add_parser("build", help="write the dashboards' JSON (the committed files)")
+    build.add_argument("--output", type=Path, default=GENERATED, help="directory (default: %(default)s)")
+    build.add_argument(
+        "--check", action="store_true", help="write nothing; exit 1 when the files differ from a build"
+    )
+    args = parser.parse_args(argv)
+    if args.check:
+        differing = stale(args.output)
+        for name in differing:
+            print(f"stale: {args.output / name}", file=sys.stderr)
+        return 1 if differing else 0
+    for path in write(args.output):
+        print(path)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

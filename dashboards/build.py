@@ -1,0 +1,72 @@
+"""Rendering the dashboards of `dashboards/src` to the committed JSON of `dashboards/generated`."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from pathlib import Path
+from typing import Final
+
+from grafana_foundation_sdk.builders.dashboard import Dashboard
+from grafana_foundation_sdk.cog.encoder import JSONEncoder
+
+from dashboards.src import costs, delivery, pipeline_health, voice_menu
+
+GENERATED: Final = Path(__file__).resolve().parent / "generated"
+
+#: uid -> builder; the uid is the file name and never changes (links and bookmarks use it).
+DASHBOARDS: Final[dict[str, Callable[[], Dashboard]]] = {
+    delivery.UID: delivery.build,
+    costs.UID: costs.build,
+    voice_menu.UID: voice_menu.build,
+    pipeline_health.UID: pipeline_health.build,
+}
+
+
+def render(build: Callable[[], Dashboard]) -> str:
+    """The dashboard as stable JSON: panels numbered in order, keys sorted, a final newline."""
+    model = build().build()
+    for number, panel in enumerate(model.panels or [], start=1):
+        panel.id_val = number
+    return JSONEncoder(sort_keys=True, indent=2, ensure_ascii=False).encode(model) + "\n"
+
+
+def rendered() -> dict[str, str]:
+    """File name -> JSON of every dashboard."""
+    return {f"{uid}.json": render(build) for uid, build in DASHBOARDS.items()}
+
+
+def write(directory: Path = GENERATED) -> list[Path]:
+    """Writes every dashboard and removes JSON files no dashboard owns; returns the files written."""
+    directory.mkdir(parents=True, exist_ok=True)
+    files = rendered()
+    for stale in directory.glob("*.json"):
+        if stale.name not in files:
+            stale.unlink()
+    written = []
+    for name, text in files.items():
+        path = directory / name
+        path.write_text(text, encoding="utf-8")
+        written.append(path)
+    return written
+
+
+def stale(directory: Path = GENERATED) -> list[str]:
+    """Names of the files in `directory` that differ from a fresh build (missing, changed or extra)."""
+    files = rendered()
+    present = {path.name: path.read_text(encoding="utf-8") for path in directory.glob("*.json")}
+    return sorted(name for name in files.keys() | present.keys() if files.get(name) != present.get(name))
+
+
+def panel_expressions(dashboard_json: str) -> list[tuple[str, str]]:
+    """(panel title, PromQL) of every query of a generated dashboard, rows' panels included."""
+    found: list[tuple[str, str]] = []
+
+    def visit(panels: list[dict[str, object]]) -> None:
+        for panel in panels:
+            for target in panel.get("targets") or []:  # type: ignore[attr-defined]
+                found.append((str(panel.get("title")), str(target["expr"])))
+            visit(panel.get("panels") or [])  # type: ignore[arg-type]
+
+    visit(json.loads(dashboard_json)["panels"])
+    return found

@@ -1,0 +1,85 @@
+"""The metric names the dashboards query, taken from their owners so that a rename breaks the build.
+
+- stream workers: `streams/contract.py` (looked up by name: a name it does not hold fails at import);
+- ingest: the constants of `ingest/metrics.py`;
+- Faust's Prometheus sensor (`faust.sensors.prometheus`): its names are `<prefix>_<name>`, the prefix being
+  the app id with `-` and `.` replaced by `_`, as Faust does (app id `smsc-streams` -> `smsc_streams_`).
+"""
+
+from __future__ import annotations
+
+from typing import Final
+
+from prometheus_client import CollectorRegistry
+
+from ingest import metrics as ingest_metrics
+from streams.contract import BY_NAME, MetricSpec
+from streams.settings import WorkerSettings
+
+
+def _contract(name: str) -> MetricSpec:
+    return BY_NAME[name]
+
+
+STATUS_CALLBACKS: Final = _contract("smsc_status_callbacks_total")
+MESSAGES_FINAL: Final = _contract("smsc_messages_final_total")
+ENGAGEMENT: Final = _contract("smsc_messages_engagement_total")
+IN_FLIGHT: Final = _contract("smsc_messages_in_flight")
+COHORT_MESSAGES: Final = _contract("smsc_cohort_messages")
+COHORT_DELIVERED: Final = _contract("smsc_cohort_delivered")
+DELIVERY_LATENCY: Final = _contract("smsc_delivery_latency_seconds")
+MESSAGE_PARTS: Final = _contract("smsc_message_parts_total")
+COST: Final = _contract("smsc_cost_total")
+COST_UNDELIVERED: Final = _contract("smsc_cost_undelivered_total")
+ERRORS: Final = _contract("smsc_errors_total")
+ERROR_CODE_INFO: Final = _contract("smsc_error_code_info")
+VOICE_CALLS: Final = _contract("smsc_voice_calls_total")
+VOICE_TALK: Final = _contract("smsc_voice_call_duration_seconds")
+VOICE_RING: Final = _contract("smsc_voice_ring_seconds")
+VOICE_MENU: Final = _contract("smsc_voice_menu_selections_total")
+VOICE_DTMF: Final = _contract("smsc_voice_dtmf_total")
+VOICE_OVERTIME: Final = _contract("smsc_voice_overtime_seconds_total")
+INCOMING: Final = _contract("smsc_incoming_messages_total")
+CALL_CONFIRMATIONS: Final = _contract("smsc_call_confirmations_total")
+HLR_LOOKUPS: Final = _contract("smsc_hlr_lookups_total")
+DUPLICATES: Final = _contract("smsc_callbacks_duplicate_total")
+DEAD: Final = _contract("smsc_callbacks_dead_total")
+
+INGEST_REQUESTS: Final = ingest_metrics.REQUESTS_TOTAL
+INGEST_DURATION: Final = ingest_metrics.REQUEST_DURATION_SECONDS
+INGEST_REJECTED: Final = ingest_metrics.REJECTED_TOTAL
+INGEST_BROKER_ERRORS: Final = ingest_metrics.BROKER_ERRORS_TOTAL
+
+FAUST_PREFIX: Final = str(WorkerSettings.model_fields["app_id"].default).replace("-", "_").replace(".", "_")
+#: Gauges per topic/partition of the owned partitions; lag = end offset - committed offset.
+FAUST_END_OFFSET: Final = f"{FAUST_PREFIX}_topic_partition_end_offset"
+FAUST_COMMITTED_OFFSET: Final = f"{FAUST_PREFIX}_topic_partition_offset_commited"  # sic, Faust's spelling
+#: A gauge that only counts up (Faust's choice), reset when the worker restarts.
+FAUST_REBALANCES: Final = f"{FAUST_PREFIX}_total_rebalances"
+FAUST_METRICS: Final = (FAUST_END_OFFSET, FAUST_COMMITTED_OFFSET, FAUST_REBALANCES)
+
+#: Series Prometheus makes itself.
+PROMETHEUS_BUILTINS: Final = ("up", "ALERTS")
+
+
+def ingest_labels() -> dict[str, tuple[str, ...]]:
+    """Exposed name -> label names of every ingest metric, read from a scrape of a fresh registry."""
+    registry = CollectorRegistry()
+    ingest_metrics.IngestMetrics(registry, ["default"])
+    labels: dict[str, tuple[str, ...]] = {}
+    for family in registry.collect():
+        for sample in family.samples:
+            if sample.name.endswith("_created"):
+                continue
+            labels.setdefault(sample.name, tuple(k for k in sample.labels if k != "le"))
+    return labels
+
+
+def known_series() -> frozenset[str]:
+    """Every series name a query may use: contract metrics (and their histogram series), ingest, Faust."""
+    names: set[str] = set(ingest_labels()) | set(FAUST_METRICS) | set(PROMETHEUS_BUILTINS)
+    for spec in BY_NAME.values():
+        names.add(spec.name)
+        if spec.buckets:
+            names.update(f"{spec.name}{suffix}" for suffix in ("_bucket", "_sum", "_count"))
+    return frozenset(names)
