@@ -16,6 +16,7 @@ COMMANDS: Final = {
         "streams.__main__",
         "run a stream worker: events, dead letters and exact aggregates on /metrics",
     ),
+    "replay-dead": ("streams.replay_dead", "put dead-lettered callbacks back on the raw topic (after a fix)"),
     "simulate": ("simulator.__main__", "play the SMSC server: post realistic callbacks to an endpoint"),
     "dashboards": ("dashboards.__main__", "build the Grafana dashboards JSON from dashboards/src"),
 }

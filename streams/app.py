@@ -220,6 +220,11 @@ class Sidecar:
 
 
 async def _last_raw_offset(bootstrap: str, topic: str, partition: int) -> int:
+    """The `smsc-raw-offset` of the partition's last record, -1 when it has none.
+
+    Reads forward to the high watermark of the fetch responses rather than trusting ListOffsets alone:
+    the embedded broker under-reports end offsets after batched writes (Apache Kafka does not).
+    """
     consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap, group_id=None, enable_auto_commit=False)
     await consumer.start()
     try:
@@ -229,12 +234,18 @@ async def _last_raw_offset(bootstrap: str, topic: str, partition: int) -> int:
         if end == 0:
             return -1
         consumer.seek(tp, end - 1)
-        records = await consumer.getmany(tp, timeout_ms=5000)
-        for record in reversed(records.get(tp, [])):
-            value = dict(record.headers).get(RAW_OFFSET_HEADER)
-            if value is not None:
-                return int(value)
-        return -1
+        last = -1
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline:
+            records = (await consumer.getmany(tp, timeout_ms=1000)).get(tp, [])
+            for record in records:
+                value = dict(record.headers).get(RAW_OFFSET_HEADER)
+                if value is not None:
+                    last = int(value)
+            highwater = consumer.highwater(tp)
+            if highwater is not None and await consumer.position(tp) >= highwater:
+                return last
+        raise TimeoutError(f"could not read to the end of {topic}[{partition}]")
     finally:
         await consumer.stop()
 

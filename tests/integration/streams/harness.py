@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from decimal import Decimal
 from pathlib import Path
 
-from aiokafka import AIOKafkaProducer
+from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 from prometheus_client.parser import text_string_to_metric_families
 
 from embedded_broker.broker import free_port
@@ -60,6 +60,27 @@ async def _produce(bootstrap: str, topic: str, callbacks: Sequence[SimulatedCall
 
 def produce(bootstrap: str, topic: str, callbacks: Sequence[SimulatedCallback]) -> None:
     asyncio.run(asyncio.wait_for(_produce(bootstrap, topic, callbacks), 120))
+
+
+def read_all(bootstrap: str, topic: str, expected: int) -> list[tuple[bytes, dict[str, str], int]]:
+    """(value, headers, partition) of a topic's records, from its beginning until `expected` (or 30 s)."""
+
+    async def run() -> list[tuple[bytes, dict[str, str], int]]:
+        consumer = AIOKafkaConsumer(topic, bootstrap_servers=bootstrap, auto_offset_reset="earliest")
+        await consumer.start()
+        found: list[tuple[bytes, dict[str, str], int]] = []
+        try:
+            deadline = time.monotonic() + 30
+            while len(found) < expected and time.monotonic() < deadline:
+                for records in (await consumer.getmany(timeout_ms=500)).values():
+                    for record in records:
+                        headers = {name: value.decode("utf-8", "replace") for name, value in record.headers}
+                        found.append((record.value or b"", headers, record.partition))
+        finally:
+            await consumer.stop()
+        return found
+
+    return asyncio.run(run())
 
 
 class Worker:

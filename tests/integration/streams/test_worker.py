@@ -3,17 +3,21 @@ a kill -9 mid-stream, and summed over two workers."""
 
 from __future__ import annotations
 
+import asyncio
 import uuid
 from pathlib import Path
 
 import pytest
 
 from simulator import Faults, Truth, generate
+from streams.replay_dead import replay_dead
+from streams.settings import WorkerSettings
 from tests.integration.streams.harness import (
     Topics,
     mismatches,
     processed,
     produce,
+    read_all,
     summed,
     wait_for,
     workers,
@@ -70,8 +74,14 @@ def test_kill_9_mid_stream_then_restart_still_equals_the_recount(
             [second],
         )
         series = second.scrape()
+        unique = sum(count for name, count in truth.inputs.items() if name.startswith("unique_"))
+        events = read_all(kafka_bootstrap, names.events, unique + 1)  # one more than expected: none may come
     assert processed(series) == len(callbacks)
     assert mismatches(truth, series) == []
+    # smsc.events holds each deduplicated callback exactly once, although the kill made the worker replay.
+    raw_offsets = [(partition, headers["smsc-raw-offset"]) for _, headers, partition in events]
+    assert len(raw_offsets) == unique
+    assert len(set(raw_offsets)) == unique
 
 
 def test_two_workers_sum_to_the_recount_before_and_after_one_stops(
@@ -105,3 +115,41 @@ def test_two_workers_sum_to_the_recount_before_and_after_one_stops(
         alone = summed([survivor.scrape()])
     assert processed(alone) == len(callbacks)
     assert mismatches(truth, alone) == []
+
+
+def test_dead_letters_keep_the_raw_record_and_reason_and_replay_dead_refeeds_them(
+    kafka_bootstrap: str, tmp_path: Path
+) -> None:
+    callbacks = generate(seed=14, count=600, faults=Faults(malformed_ratio=0.1))
+    truth = Truth.from_callbacks(callbacks)
+    names = topics()
+    settings = WorkerSettings(
+        kafka_bootstrap_servers=kafka_bootstrap,
+        raw_topic=names.raw,
+        events_topic=names.events,
+        dead_topic=names.dead,
+    )
+    dead = int(truth.inputs["dead"])
+    assert dead > 0
+    with workers(1, kafka_bootstrap, names, tmp_path) as (worker,):
+        wait_for(lambda: worker.try_scrape() is not None, "the worker's /metrics", 60, [worker])
+        produce(kafka_bootstrap, names.raw, callbacks)
+        wait_for(lambda: processed(worker.scrape()) >= len(callbacks), "every record applied", 120, [worker])
+        letters = read_all(kafka_bootstrap, names.dead, dead)
+        assert len(letters) == dead
+        assert all(headers["smsc-dead-reason"] and headers["smsc-account"] for _, headers, _ in letters)
+        bodies = sorted(body for body, _, _ in letters)
+        assert bodies == sorted(c.body for c in callbacks if c.is_malformed)
+
+        report = asyncio.run(replay_dead(settings))
+        assert (report.read, report.replayed) == (dead, dead)
+        # Still malformed: each comes back as a dead letter again, and is counted again as dead.
+        wait_for(
+            lambda: processed(worker.scrape()) >= len(callbacks) + dead,
+            "the replayed records applied",
+            120,
+            [worker],
+        )
+        series = worker.scrape()
+    assert processed(series) == len(callbacks) + dead
+    assert len(read_all(kafka_bootstrap, names.dead, 2 * dead)) == 2 * dead
