@@ -1,0 +1,208 @@
+"""Every canned report equals the simulator's independent recount (`Truth`) of the generated callbacks."""
+
+from __future__ import annotations
+
+from collections import Counter
+from decimal import Decimal
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from reports.catalog import run_report
+from simulator import Truth
+from tests.unit.reports.conftest import Workload, records
+
+ACCOUNTS = ("acme", "globex")
+
+
+def _series(truth: Truth, metric: str) -> dict[tuple[str, ...], Decimal]:
+    return {labels: value for labels, value in truth.values[metric].items() if value}
+
+
+def _percentiles(values: list[float]) -> tuple[float, float]:
+    array = np.asarray(values, dtype="float64")
+    if array.size == 0:
+        return float("nan"), float("nan")
+    return float(np.quantile(array, 0.5)), float(np.quantile(array, 0.95))
+
+
+def test_delivery_outcomes_equal_the_recount(workload: Workload) -> None:
+    table = run_report("delivery", root=workload.root, by=["account", "type", "sender"])["delivery"]
+    got = {}
+    for row in records(table):
+        for outcome in ("delivered", "failed", "expired"):
+            if row[outcome]:
+                got[(row["account"], row["type"], row["sender"], outcome)] = Decimal(row[outcome])
+    assert got == _series(workload.truth, "smsc_messages_final_total")
+    assert table["sent"].sum() == workload.truth.inputs["messages"]
+
+
+def test_delivery_in_flight_ratio_and_latency_equal_the_recount(workload: Workload) -> None:
+    truth = workload.truth
+    table = run_report("delivery", root=workload.root, by=["account", "type"])["delivery"]
+    in_flight = {
+        (r["account"], r["type"]): Decimal(int(r["in_flight"])) for r in records(table) if r["in_flight"]
+    }
+    assert in_flight == _series(truth, "smsc_messages_in_flight")
+    for row in records(table):
+        observed = truth.observations(
+            "smsc_delivery_latency_seconds", account=row["account"], type=row["type"]
+        )
+        if observed:
+            assert (row["latency_p50_seconds"], row["latency_p95_seconds"]) == pytest.approx(
+                _percentiles(observed)
+            )
+        else:
+            assert np.isnan(row["latency_p50_seconds"])
+        final = sum(
+            truth.value(
+                "smsc_messages_final_total", account=row["account"], type=row["type"], sender=s, outcome=o
+            )
+            for s in table_senders(truth)
+            for o in ("delivered", "failed", "expired")
+        )
+        delivered = truth.total(
+            "smsc_messages_final_total", account=row["account"], type=row["type"], outcome="delivered"
+        )
+        assert row["delivery_ratio"] == pytest.approx(float(delivered / final))
+
+
+def table_senders(truth: Truth) -> set[str]:
+    return {labels[2] for labels in truth.values["smsc_messages_final_total"]}
+
+
+def test_costs_count_each_message_once(workload: Workload) -> None:
+    truth = workload.truth
+    table = run_report("costs", root=workload.root)["costs"]
+    for row in records(table):
+        spend = truth.total(
+            "smsc_cost_total",
+            account=row["account"],
+            balance=row["balance"],
+            template_kind=row["template_kind"],
+        )
+        assert row["spend"] == pytest.approx(float(spend))
+    assert table["spend"].sum() == pytest.approx(float(truth.total("smsc_cost_total")))
+
+    by_type = run_report("costs", root=workload.root, by=["account", "type", "sender"])["costs"]
+    parts = {
+        (r["account"], r["type"], r["sender"]): Decimal(int(r["parts"]))
+        for r in records(by_type)
+        if r["parts"]
+    }
+    assert parts == _series(truth, "smsc_message_parts_total")
+    for row in records(by_type):
+        delivered = truth.value(
+            "smsc_messages_final_total",
+            account=row["account"],
+            type=row["type"],
+            sender=row["sender"],
+            outcome="delivered",
+        )
+        assert row["delivered"] == delivered
+        if delivered:
+            assert row["cost_per_delivered"] == pytest.approx(row["spend"] / float(delivered))
+    undelivered = run_report("costs", root=workload.root, by=["account", "type"])["costs"]
+    got = {
+        (r["account"], r["type"]): r["undelivered_spend"]
+        for r in records(undelivered)
+        if r["undelivered_spend"]
+    }
+    expected = {k: float(v) for k, v in _series(truth, "smsc_cost_undelivered_total").items()}
+    assert got == pytest.approx(expected)
+
+
+def test_errors_count_every_callback_with_an_error(workload: Workload) -> None:
+    table = run_report("errors", root=workload.root, by=["account", "type"], top=None)["errors"]
+    got = {(r["account"], r["type"], str(r["err"])): Decimal(int(r["count"])) for r in records(table)}
+    assert got == _series(workload.truth, "smsc_errors_total")
+    assert table["description"].notna().all()
+    assert "previous" not in table.columns  # the whole archive has no previous period
+    top = run_report("errors", root=workload.root, top=3)["errors"]
+    assert top.groupby("account").size().max() <= 3
+    assert top.groupby("account")["count"].apply(lambda c: c.is_monotonic_decreasing).all()
+
+
+def test_errors_change_against_the_previous_period(workload: Workload) -> None:
+    times = sorted(pd.Timestamp(e["occurred_at"]) for e in workload.events if e["occurred_at"])
+    middle = times[len(times) // 2].floor("min")
+    length = pd.Timedelta(minutes=2)
+    since, until = middle, middle + length
+
+    def recount(start: pd.Timestamp, end: pd.Timestamp) -> Counter[tuple[str, int]]:
+        return Counter(
+            (e["account"], e["err"])
+            for e in workload.events
+            if e["kind"] == "status" and e["err"] and start <= pd.Timestamp(e["occurred_at"]) < end
+        )
+
+    current, previous = recount(since, until), recount(since - length, since)
+    table = run_report(
+        "errors", root=workload.root, since=since.to_pydatetime(), until=until.to_pydatetime(), top=None
+    )["errors"]
+    assert {(r["account"], r["err"]): r["count"] for r in records(table)} == dict(current)
+    for row in records(table):
+        assert row["previous"] == previous[(row["account"], row["err"])]
+        assert row["change"] == row["count"] - row["previous"]
+
+
+def test_voice_calls_equal_the_recount(workload: Workload) -> None:
+    truth = workload.truth
+    sections = run_report("voice-menu", root=workload.root)
+    calls = sections["calls"]
+    for row in records(calls):
+        for outcome in ("answered", "not_answered", "busy", "answering_machine", "failed", "expired"):
+            assert row[outcome] == truth.value(
+                "smsc_voice_calls_total", account=row["account"], outcome=outcome
+            )
+        talk = truth.observations("smsc_voice_call_duration_seconds", account=row["account"])
+        ring = truth.observations("smsc_voice_ring_seconds", account=row["account"])
+        assert (row["talk_p50_seconds"], row["talk_p95_seconds"]) == pytest.approx(
+            _percentiles(talk), nan_ok=True
+        )
+        assert (row["ring_p50_seconds"], row["ring_p95_seconds"]) == pytest.approx(
+            _percentiles(ring), nan_ok=True
+        )
+        assert row["overtime_seconds"] == truth.value(
+            "smsc_voice_overtime_seconds_total", account=row["account"]
+        )
+        assert row["answer_rate"] == pytest.approx(row["answered"] / row["calls"])
+    assert calls["calls"].sum() == truth.total("smsc_voice_calls_total")
+
+    reached: Counter[tuple[str, str]] = Counter()
+    for (account, path), count in _series(truth, "smsc_voice_menu_selections_total").items():
+        for depth in range(1, len(path) + 1):
+            reached[(account, path[:depth])] += int(count)
+    menu = sections["menu"]
+    assert {(r["account"], r["path"]): r["calls"] for r in records(menu)} == dict(reached)
+
+    keys = {(r["account"], r["key"]): Decimal(int(r["presses"])) for r in records(sections["keys"])}
+    assert keys == _series(truth, "smsc_voice_dtmf_total")
+
+
+def test_incoming_and_confirmations_equal_the_recount(workload: Workload) -> None:
+    truth = workload.truth
+    sections = run_report("incoming", root=workload.root)
+    for row in records(sections["incoming"]):
+        replies = truth.value(
+            "smsc_incoming_messages_total", account=row["account"], to=row["to"], is_reply="true"
+        )
+        others = truth.value(
+            "smsc_incoming_messages_total", account=row["account"], to=row["to"], is_reply="false"
+        )
+        assert (row["incoming"], row["replies"]) == (replies + others, replies)
+    assert sections["incoming"]["incoming"].sum() == truth.total("smsc_incoming_messages_total")
+    confirmations = {
+        r["account"]: Decimal(int(r["confirmations"])) for r in records(sections["confirmations"])
+    }
+    assert confirmations == {k[0]: v for k, v in _series(truth, "smsc_call_confirmations_total").items()}
+
+
+@pytest.mark.parametrize("by", [["day"], ["day", "sender", "type"], ["account", "balance"]])
+def test_grouping_keeps_the_totals(workload: Workload, by: list[str]) -> None:
+    whole = run_report("delivery", root=workload.root)["delivery"]
+    grouped = run_report("delivery", root=workload.root, by=by)["delivery"]
+    assert list(grouped.columns[: len(by)]) == by
+    for column in ("sent", "delivered", "failed", "expired", "in_flight"):
+        assert grouped[column].sum() == whole[column].sum()
