@@ -1,11 +1,11 @@
 # Two commands: `make test` sets everything up (virtual environment, packages) and runs lint, types and
-# the whole suite against real services on loopback. `make up` comes with the one-command-run issue.
+# the whole suite against real services on loopback; `make up` runs the whole pipeline with a simulator.
 PYTHON ?= python3
 VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed-stamp
 
-.PHONY: test lint typecheck pytest install clean
+.PHONY: test lint typecheck pytest install clean up
 
 install: $(STAMP)
 
@@ -39,6 +39,10 @@ alert-rules:
 	amtool check-config dashboards/alertmanager/alertmanager.yml
 
 test: lint typecheck alert-rules pytest
+
+# The whole pipeline on this machine with the simulator feeding it; live numbers until Ctrl-C.
+up: $(STAMP)
+	$(BIN)/smsc-analytics up --demo
 
 clean:
 	rm -rf $(VENV) .mypy_cache .ruff_cache .pytest_cache .hypothesis

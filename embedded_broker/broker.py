@@ -119,7 +119,7 @@ class EmbeddedBroker:
         url = f"tcp://{self.host}:{self.port}"
         # Kept open while the broker runs (its stdout); closed in _reap().
         if self.log_path:
-            self._log = open(self.log_path, "ab")  # noqa: SIM115
+            self._log = open(self.log_path, "a+b")  # noqa: SIM115 - read back for the tail on failure
         else:
             self._log = tempfile.TemporaryFile(prefix="tansu-")  # noqa: SIM115
         self._process = subprocess.Popen(

@@ -18,6 +18,7 @@ COMMANDS: Final = {
     ),
     "replay-dead": ("streams.replay_dead", "put dead-lettered callbacks back on the raw topic (after a fix)"),
     "simulate": ("simulator.__main__", "play the SMSC server: post realistic callbacks to an endpoint"),
+    "up": ("smsc_analytics.up", "run the whole pipeline on this machine (--demo: with the simulator)"),
     "dashboards": ("dashboards.__main__", "build the Grafana dashboards JSON from dashboards/src"),
     "report": (
         "reports.__main__",

@@ -8,6 +8,7 @@ import signal
 import subprocess
 import sys
 import time
+from pathlib import Path
 
 import pytest
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
@@ -99,3 +100,10 @@ def test_the_broker_command_runs_until_sigterm_and_cleans_up() -> None:
             process.wait(5)
         if process.stdout is not None:
             process.stdout.close()
+
+
+def test_a_log_file_is_written_and_readable_on_stop(tmp_path: Path) -> None:
+    log = tmp_path / "tansu.log"
+    with EmbeddedBroker(log_path=log) as broker:
+        assert kafka_api_versions_ok(broker.host, broker.port)
+    assert "listening on" in log.read_text()
