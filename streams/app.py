@@ -14,6 +14,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
+import uuid
 from collections.abc import Iterable
 from typing import Any, Final
 
@@ -53,18 +54,36 @@ class Sidecar:
             max_senders=settings.max_senders,
         )
         self.processors: dict[int, PartitionProcessor] = {}
-        self._emitted: dict[int, int] = {}  # partition -> highest raw offset already emitted
+        # Per partition, the highest raw offset already written to each output topic (a replay skips it).
+        self._emitted_events: dict[int, int] = {}
+        self._emitted_dead: dict[int, int] = {}
         self._snapshot_ids: dict[int, int] = {}
-        self._owned: frozenset[int] = frozenset()
+        self._token = uuid.uuid4().hex[:12]  # this worker's chunk keys never collide with another's
+        self._owned: frozenset[int] = frozenset()  # exposed on /metrics
+        self._active: frozenset[int] = frozenset()  # being processed by the loop
         self._generation = 0
         self._running = asyncio.Event()
+        self._idle = asyncio.Event()
+        self._idle.set()
 
     # -- what Faust tells us ------------------------------------------------------------------------
 
     def on_rebalance_start(self) -> None:
-        """From the consumer's thread: stop taking batches before partitions move."""
-        loop = self.app.loop
-        loop.call_soon_threadsafe(self._running.clear)
+        """From the consumer's thread: stop taking batches and stop exposing partitions that may move."""
+        self.app.loop.call_soon_threadsafe(self._leave)
+
+    def _leave(self) -> None:
+        self._running.clear()
+        self._owned = frozenset()
+
+    async def pause(self, timeout_seconds: float) -> None:
+        """Before Faust hands partitions over: return once the loop has stopped and written its state."""
+        self._leave()
+        try:
+            async with asyncio.timeout(timeout_seconds):
+                await self._idle.wait()
+        except TimeoutError:
+            logger.error("sidecar did not stop within %ss before a revocation", timeout_seconds)
 
     async def on_rebalance_complete(self) -> None:
         changelog = self.table.changelog_topic.get_topic_name()
@@ -94,45 +113,53 @@ class Sidecar:
         try:
             while True:
                 await self._running.wait()
-                generation = self._generation
-                await self._take_ownership(consumer)
-                last_snapshot = time.monotonic()
-                while self._running.is_set() and generation == self._generation:
-                    batch = await consumer.getmany(timeout_ms=200, max_records=settings.batch_max_records)
-                    if batch:
-                        await self._process(batch)
-                    if time.monotonic() - last_snapshot >= settings.snapshot_interval_seconds:
-                        await self._snapshot(self._owned)
-                        last_snapshot = time.monotonic()
-                await self._snapshot(self._owned & self.processors.keys())
+                self._idle.clear()
+                try:
+                    generation = self._generation
+                    await self._take_ownership(consumer)
+                    last_snapshot = time.monotonic()
+                    while self._running.is_set() and generation == self._generation:
+                        batch = await consumer.getmany(timeout_ms=200, max_records=settings.batch_max_records)
+                        if batch:
+                            await self._process(batch)
+                        if time.monotonic() - last_snapshot >= settings.snapshot_interval_seconds:
+                            await self._snapshot(self._active)
+                            last_snapshot = time.monotonic()
+                    await self._snapshot(self._active)
+                finally:
+                    self._idle.set()
         finally:
             await consumer.stop()
-
-    async def stop(self) -> None:
-        """On shutdown: write what was processed, so a restart replays nothing."""
-        await self._snapshot(self._owned & self.processors.keys())
 
     async def _take_ownership(self, consumer: AIOKafkaConsumer) -> None:
         owned = self._owned
         for partition in list(self.processors):
             if partition not in owned:
                 del self.processors[partition]  # the new owner restores it from the table
-        for partition in owned - self.processors.keys():
-            self.processors[partition] = self._restore(partition)
-            self._emitted[partition] = await self._last_emitted(partition)
+        records = self._table_records()
+        for partition in owned:
+            current = self.processors.get(partition)
+            stored = snapshot.manifest(partition, records)
+            # Restore what is new here, or what another worker advanced while this one missed a rebalance.
+            if current is None or (stored is not None and stored["offset"] > current.offset):
+                self.processors[partition] = self._restore(partition, records)
+            self._emitted_events[partition] = await self._last_raw_offset(
+                self.settings.events_topic, partition
+            )
+            self._emitted_dead[partition] = await self._last_raw_offset(self.settings.dead_topic, partition)
+        self._active = owned
         tps = [TopicPartition(self.settings.raw_topic, p) for p in sorted(owned)]
         consumer.assign(tps)
         for tp in tps:
             consumer.seek(tp, self.processors[tp.partition].offset + 1)
 
-    def _restore(self, partition: int) -> PartitionProcessor:
-        prefix = snapshot.manifest_key(partition)
-        records = {
-            text: value
+    def _table_records(self) -> dict[str, bytes]:
+        return {
+            key.decode() if isinstance(key, bytes) else str(key): value
             for key, value in self.table.data.items()
-            if (text := key.decode() if isinstance(key, bytes) else str(key)) == prefix
-            or text.startswith(prefix + "/")
         }
+
+    def _restore(self, partition: int, records: dict[str, bytes]) -> PartitionProcessor:
         restored = snapshot.decode(partition, records)
         if restored is None:
             logger.info("partition state new partition=%d", partition)
@@ -143,14 +170,8 @@ class Sidecar:
         logger.info("partition state restored partition=%d offset=%d", partition, state["offset"])
         return PartitionProcessor.from_json(state, self.config)
 
-    async def _last_emitted(self, partition: int) -> int:
-        """The raw offset of the last event or dead letter this partition wrote (-1 when none)."""
-        highest = -1
-        for topic in (self.settings.events_topic, self.settings.dead_topic):
-            highest = max(
-                highest, await _last_raw_offset(self.settings.kafka_bootstrap_servers, topic, partition)
-            )
-        return highest
+    async def _last_raw_offset(self, topic: str, partition: int) -> int:
+        return await _last_raw_offset(self.settings.kafka_bootstrap_servers, topic, partition)
 
     async def _process(self, batch: dict[TopicPartition, list[Any]]) -> None:
         producer = self.app.producer
@@ -159,13 +180,16 @@ class Sidecar:
             processor = self.processors.get(tp.partition)
             if processor is None:
                 continue
-            emitted = self._emitted.get(tp.partition, -1)
+            emitted_events = self._emitted_events.get(tp.partition, -1)
+            emitted_dead = self._emitted_dead.get(tp.partition, -1)
             for record in records:
                 headers = list(record.headers)
                 try:
                     raw = RawRecord.from_headers(record.value, headers)
                 except SmscError as exc:
-                    processor.offset = max(processor.offset, record.offset)
+                    if record.offset <= processor.offset:
+                        continue  # a replay: counted when it was first applied
+                    processor.offset = record.offset
                     processor.aggregates.inc("smsc_callbacks_dead_total", ("unknown", exc.code))
                     result_reason, event = f"raw record: {exc}", None
                     verdict = Verdict.DEAD
@@ -182,16 +206,15 @@ class Sidecar:
                         )
                     )
                     verdict, event, result_reason = result.verdict, result.event, result.reason or ""
-                if record.offset <= emitted:
-                    continue  # emitted before a crash or a rebalance: the topic has it already
                 offset_header = (RAW_OFFSET_HEADER, str(record.offset).encode())
-                if verdict is Verdict.EVENT and event is not None:
+                # Emitted before a crash or a rebalance: that topic has it already.
+                if verdict is Verdict.EVENT and event is not None and record.offset > emitted_events:
                     deliveries.append(
                         await producer.send(
                             self.settings.events_topic, record.key, event, tp.partition, None, [offset_header]
                         )
                     )
-                elif verdict is Verdict.DEAD:
+                elif verdict is Verdict.DEAD and record.offset > emitted_dead:
                     dead_headers = [*headers, offset_header, (REASON_HEADER, result_reason.encode())]
                     deliveries.append(
                         await producer.send(
@@ -208,15 +231,36 @@ class Sidecar:
 
     async def _snapshot(self, partitions: Iterable[int]) -> None:
         writes = []
+        written: list[tuple[int, int]] = []
         for partition in partitions:
-            processor = self.processors[partition]
+            if partition not in self.processors:
+                continue
             snapshot_id = self._snapshot_ids.get(partition, 0) + 1
             self._snapshot_ids[partition] = snapshot_id
-            for key, value in snapshot.encode(partition, snapshot_id, processor.to_json()):
-                self.table.data[key.encode()] = value
-                writes.append(self.table.send_changelog(partition, key.encode(), value))
+            state = self.processors[partition].to_json()
+            for key, value in snapshot.encode(partition, snapshot_id, self._token, state):
+                writes.append(self._write(partition, key, value))
+            written.append((partition, snapshot_id))
         if writes:
             await asyncio.gather(*writes)
+        # Only once the new manifests are stored: delete the chunks no manifest refers to any more.
+        keys = list(self._table_records())
+        deletes = [
+            self._write(partition, key, None)
+            for partition, snapshot_id in written
+            for key in snapshot.stale_keys(partition, keys, snapshot_id, self._token)
+        ]
+        if deletes:
+            await asyncio.gather(*deletes)
+
+    def _write(self, partition: int, key: str, value: bytes | None) -> Any:
+        """Set (or with None, delete) one table record and send it to the changelog."""
+        raw_key = key.encode()
+        if value is None:
+            self.table.data.pop(raw_key, None)
+        else:
+            self.table.data[raw_key] = value
+        return self.table.send_changelog(partition, raw_key, value)
 
 
 async def _last_raw_offset(bootstrap: str, topic: str, partition: int) -> int:
@@ -259,6 +303,17 @@ class StreamsApp(faust.App):
         super().on_rebalance_start()
         if self.sidecar is not None:
             self.sidecar.on_rebalance_start()
+
+    async def _on_partitions_revoked(self, revoked: set[Any]) -> None:
+        """Faust awaits this before partitions move: the sidecar stops and writes its state first."""
+        if self.sidecar is not None:
+            timeout = float(self.conf.broker_session_timeout) * 0.5
+            if asyncio.get_running_loop() is self.loop:
+                await self.sidecar.pause(timeout)
+            else:  # on the consumer's thread: run the pause on the app's loop and wait for it
+                pause = asyncio.run_coroutine_threadsafe(self.sidecar.pause(timeout), self.loop)
+                await asyncio.wrap_future(pause)
+        await super()._on_partitions_revoked(revoked)
 
 
 def create_app(settings: WorkerSettings, registry: CollectorRegistry = REGISTRY) -> StreamsApp:
