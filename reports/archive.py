@@ -61,6 +61,40 @@ def file_name(topic: str, partition: int, first_offset: int, last_offset: int) -
     return f"{topic}-{partition}-{first_offset}-{last_offset}.parquet"
 
 
+_FILE_NAME: Final = re.compile(r"^(?P<source>[A-Za-z0-9._]+-\d+)-(?P<first>\d+)-(?P<last>\d+)\.parquet$")
+
+
+def live_files(fs: pafs.FileSystem, directory: str) -> list[str]:
+    """The Parquet files under `directory` that hold current rows, in a stable order.
+
+    A batch the sink wrote but could not commit (a crash, a rebalance) is written again on replay, cut at
+    the same first offset and perhaps a later last one: the longer file then supersedes the shorter one of
+    the same topic-partition, until the sink removes it. Files not named by `file_name` are all live.
+    """
+    infos = fs.get_file_info(pafs.FileSelector(directory, recursive=True, allow_not_found=True))
+    ranges: dict[tuple[str, str], list[tuple[int, int, str]]] = defaultdict(list)
+    live = []
+    for info in infos:
+        if info.type != pafs.FileType.File or info.base_name.startswith((".", "_")):
+            continue
+        match = _FILE_NAME.match(info.base_name)
+        if match is None:
+            live.append(info.path)
+            continue
+        key = (info.path[: -len(info.base_name)], match["source"])
+        ranges[key].append((int(match["first"]), int(match["last"]), info.path))
+    for spans in ranges.values():
+        live.extend(
+            path
+            for first, last, path in spans
+            if not any(
+                other_first <= first and last <= other_last and (other_first, other_last) != (first, last)
+                for other_first, other_last, _ in spans
+            )
+        )
+    return sorted(live)
+
+
 def write_batch(
     root: str,
     events: Sequence[Event],
@@ -136,4 +170,4 @@ def _date(event: Event) -> str:
     return datetime.fromtimestamp(event["received_at_ns"] / 1e9, UTC).date().isoformat()
 
 
-__all__ = ["UTC_NS", "file_name", "resolve_root", "to_table", "write_batch"]
+__all__ = ["UTC_NS", "file_name", "live_files", "resolve_root", "to_table", "write_batch"]

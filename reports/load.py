@@ -12,7 +12,7 @@ import pyarrow.compute as pc
 import pyarrow.dataset as ds
 import pyarrow.fs as pafs
 
-from reports.archive import resolve_root
+from reports.archive import live_files, resolve_root
 from reports.errors import ArchiveNotFoundError, BadOptionError, EmptyRangeError
 from reports.schema import CATEGORICAL, CATEGORICAL_CODES, KINDS, SCHEMA
 from reports.settings import DEFAULT_ARCHIVE_ROOT
@@ -53,7 +53,15 @@ def dataset(kind: str, root: str = DEFAULT_ARCHIVE_ROOT, categorical: Sequence[s
     ]
     schema = pa.schema([*fields, pa.field("date", pa.string())])
     parquet = ds.ParquetFileFormat(read_options=ds.ParquetReadOptions(dictionary_columns=dictionary))
-    return ds.dataset(directory, filesystem=fs, format=parquet, partitioning=_PARTITIONING, schema=schema)
+    # Listed here, not by pyarrow: a file superseded by a longer rewrite of its batch is left out.
+    return ds.dataset(
+        live_files(fs, directory),
+        filesystem=fs,
+        format=parquet,
+        partitioning=_PARTITIONING,
+        partition_base_dir=directory,
+        schema=schema,
+    )
 
 
 def time_filter(since: datetime | None, until: datetime | None) -> ds.Expression | None:

@@ -7,9 +7,10 @@ from pathlib import Path
 
 import pandas as pd
 import pyarrow.dataset as ds
+import pyarrow.fs as pafs
 import pytest
 
-from reports.archive import write_batch
+from reports.archive import live_files, write_batch
 from reports.errors import ArchiveNotFoundError, BadOptionError, EmptyRangeError
 from reports.load import load_events
 from tests.unit.reports.conftest import Workload, write_all
@@ -101,3 +102,24 @@ def test_missing_archive_and_empty_range_are_clear_errors(workload: Workload, tm
 def test_a_url_root_works(workload: Workload) -> None:
     url = Path(workload.root).as_uri()  # file:///…: the pyarrow-from-URI path the worker uses for s3:// too
     assert len(load_events("incoming", root=url)) == sum(e["kind"] == "incoming" for e in workload.events)
+
+
+def test_a_longer_rewrite_of_a_batch_supersedes_the_shorter_file(tmp_path: Path) -> None:
+    directory = tmp_path / "kind=status" / "date=2026-11-24"
+    directory.mkdir(parents=True)
+    for name in (
+        "smsc.events-0-0-9.parquet",  # superseded by 0-19 (a replay cut later)
+        "smsc.events-0-0-19.parquet",
+        "smsc.events-0-20-29.parquet",
+        "smsc.events-1-0-9.parquet",  # another partition: its own offsets
+        "other.parquet",  # not a sink file: kept
+        ".smsc.events-0-30-39.parquet.abc.tmp",  # a crash's leftover: hidden
+    ):
+        (directory / name).write_bytes(b"")
+    live = [Path(path).name for path in live_files(pafs.LocalFileSystem(), str(tmp_path))]
+    assert live == [
+        "other.parquet",
+        "smsc.events-0-0-19.parquet",
+        "smsc.events-0-20-29.parquet",
+        "smsc.events-1-0-9.parquet",
+    ]
