@@ -30,6 +30,7 @@ from streams import snapshot
 from streams.aggregates import Aggregates
 from streams.metrics import AggregatesCollector
 from streams.processor import PartitionProcessor, ProcessorConfig, SourceRecord, Verdict
+from streams.progress import PartitionProgress, ProgressCollector
 from streams.settings import WorkerSettings
 
 logger = logging.getLogger(__name__)
@@ -58,6 +59,7 @@ class Sidecar:
         self._emitted_events: dict[int, int] = {}
         self._emitted_dead: dict[int, int] = {}
         self._snapshot_ids: dict[int, int] = {}
+        self._end_offsets: dict[int, int] = {}  # high watermark per partition, from the last fetch
         self._token = uuid.uuid4().hex[:12]  # this worker's chunk keys never collide with another's
         self._owned: frozenset[int] = frozenset()  # exposed on /metrics
         self._active: frozenset[int] = frozenset()  # being processed by the loop
@@ -98,6 +100,13 @@ class Sidecar:
     def owned_aggregates(self) -> list[Aggregates]:
         return [self.processors[p].aggregates for p in sorted(self._owned) if p in self.processors]
 
+    def owned_progress(self) -> list[PartitionProgress]:
+        return [
+            PartitionProgress(self.settings.raw_topic, p, self.processors[p].offset + 1, self._end_offsets[p])
+            for p in sorted(self._owned)
+            if p in self.processors and p in self._end_offsets
+        ]
+
     # -- the loop -----------------------------------------------------------------------------------
 
     async def run(self) -> None:
@@ -122,6 +131,7 @@ class Sidecar:
                         batch = await consumer.getmany(timeout_ms=200, max_records=settings.batch_max_records)
                         if batch:
                             await self._process(batch)
+                        self._note_end_offsets(consumer)
                         if time.monotonic() - last_snapshot >= settings.snapshot_interval_seconds:
                             await self._snapshot(self._active)
                             last_snapshot = time.monotonic()
@@ -152,6 +162,12 @@ class Sidecar:
         consumer.assign(tps)
         for tp in tps:
             consumer.seek(tp, self.processors[tp.partition].offset + 1)
+
+    def _note_end_offsets(self, consumer: AIOKafkaConsumer) -> None:
+        for partition in self._active:
+            highwater = consumer.highwater(TopicPartition(self.settings.raw_topic, partition))
+            if highwater is not None:
+                self._end_offsets[partition] = highwater
 
     def _table_records(self) -> dict[str, bytes]:
         return {
@@ -342,6 +358,7 @@ def create_app(settings: WorkerSettings, registry: CollectorRegistry = REGISTRY)
     sidecar = Sidecar(app, table, settings)
     app.sidecar = sidecar
     registry.register(AggregatesCollector(sidecar.owned_aggregates))
+    registry.register(ProgressCollector(sidecar.owned_progress))
     setup_prometheus_sensors(app, registry=registry, name_prefix="smsc_streams")
 
     async def _rebalanced(sender: Any, /, *args: Any, signal: Any, **kwargs: Any) -> None:

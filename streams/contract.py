@@ -117,6 +117,21 @@ METRICS: Final = (
     MetricSpec("smsc_callbacks_dead_total", C, ("account", "reason"), "Callbacks that could not be parsed."),
 )
 
-BY_NAME: Final = {spec.name: spec for spec in METRICS}
+#: How far each worker is behind on the raw partitions it owns (streams/progress.py), per partition: Faust's
+#: own offset gauges cover only the topics Faust consumes, and the raw topic is read beside Faust.
+PROGRESS: Final = (
+    MetricSpec(
+        "smsc_stream_consumer_lag_records",
+        G,
+        ("topic", "partition"),
+        "Raw records not yet processed: end offset - next offset, per owned partition.",
+    ),
+    MetricSpec("smsc_stream_consumer_offset", G, ("topic", "partition"), "The next raw offset to process."),
+    MetricSpec(
+        "smsc_stream_end_offset", G, ("topic", "partition"), "The partition's end (high watermark) last seen."
+    ),
+)
+
+BY_NAME: Final = {spec.name: spec for spec in (*METRICS, *PROGRESS)}
 
 COHORT_WINDOWS: Final = {"1h": 3600, "24h": 86400}

@@ -41,9 +41,16 @@ def test_one_worker_equals_the_recount(kafka_bootstrap: str, tmp_path: Path) -> 
         wait_for(lambda: worker.try_scrape() is not None, "the worker's /metrics", 60, [worker])
         produce(kafka_bootstrap, names.raw, callbacks)
         wait_for(lambda: processed(worker.scrape()) >= len(callbacks), "every record applied", 120, [worker])
+        wait_for(lambda: _raw_lag(worker.scrape()) == 0, "the raw lag gauges at 0", 30, [worker])
         series = worker.scrape()
     assert processed(series) == len(callbacks)
     assert mismatches(truth, series) == []
+    # The progress gauges: every raw record consumed, by the partitions' offsets.
+    offsets = {
+        labels: value for (name, labels), value in series.items() if name == "smsc_stream_consumer_offset"
+    }
+    assert len(offsets) == 4
+    assert sum(offsets.values()) == len(callbacks)
     assert (
         series[
             (
@@ -53,6 +60,11 @@ def test_one_worker_equals_the_recount(kafka_bootstrap: str, tmp_path: Path) -> 
         ]
         == 1
     )
+
+
+def _raw_lag(series: dict[tuple[str, tuple[tuple[str, str], ...]], float]) -> float:
+    lags = [value for (name, _), value in series.items() if name == "smsc_stream_consumer_lag_records"]
+    return sum(lags) if lags else float("nan")
 
 
 def test_kill_9_mid_stream_then_restart_still_equals_the_recount(
