@@ -5,9 +5,10 @@ Layout under the root (a local directory or any pyarrow / fsspec URL):
     kind=<kind>/date=<YYYY-MM-DD>/<topic>-<partition>-<first_offset>-<last_offset>.parquet
 
 `date` is the UTC day of the event's `occurred_at`, else of its `received_at`. The file name comes from
-the source topic-partition and offset range of the batch, so a replay after a crash rewrites the same
-files (write to a hidden temp file, then rename over) instead of adding rows: exactly once in the archive,
-provided the replay cuts the batch at the same offsets (the worker commits only after `write_batch`).
+the source topic-partition and offset range of the batch, so a replay rewrites files instead of adding
+rows: exactly once in the archive. The sink (streams/archive_sink.py) never lets a file span two blocks of
+`block` offsets, so any two files of a topic-partition are either disjoint or one holds the other's range;
+the longer one is current (`live_files`), and the writer deletes the shorter ones it made obsolete.
 """
 
 from __future__ import annotations
@@ -135,6 +136,33 @@ def write_batch(
     return written
 
 
+def delete_superseded(root: str, written: Sequence[str]) -> list[str]:
+    """Delete the files of the same topic-partition whose offset range a written file holds; returns them.
+
+    Only the written files' directories can hold such files: a shorter range has a subset of the rows.
+    """
+    fs, _ = resolve_root(root)
+    deleted = []
+    for path in written:
+        directory, _, name = path.rpartition("/")
+        match = _FILE_NAME.match(name)
+        if match is None:
+            continue
+        first, last = int(match["first"]), int(match["last"])
+        for info in fs.get_file_info(pafs.FileSelector(directory)):
+            other = _FILE_NAME.match(info.base_name)
+            if (
+                other is not None
+                and other["source"] == match["source"]
+                and first <= int(other["first"])
+                and int(other["last"]) <= last
+                and info.base_name != name
+            ):
+                fs.delete_file(info.path)
+                deleted.append(info.path)
+    return deleted
+
+
 def to_table(events: Sequence[Event]) -> pa.Table:
     """Events -> a table of the archive schema (absent columns null; times and cost converted)."""
     columns: dict[str, list[Any]] = {field.name: [] for field in SCHEMA}
@@ -170,4 +198,12 @@ def _date(event: Event) -> str:
     return datetime.fromtimestamp(event["received_at_ns"] / 1e9, UTC).date().isoformat()
 
 
-__all__ = ["UTC_NS", "file_name", "live_files", "resolve_root", "to_table", "write_batch"]
+__all__ = [
+    "UTC_NS",
+    "delete_superseded",
+    "file_name",
+    "live_files",
+    "resolve_root",
+    "to_table",
+    "write_batch",
+]

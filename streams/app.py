@@ -28,6 +28,7 @@ from smsc.parse import account_timezone
 from smsc.raw_record import RawRecord
 from streams import snapshot
 from streams.aggregates import Aggregates
+from streams.archive_sink import ArchiveSink
 from streams.metrics import AggregatesCollector
 from streams.processor import PartitionProcessor, ProcessorConfig, SourceRecord, Verdict
 from streams.progress import PartitionProgress, ProgressCollector
@@ -369,6 +370,13 @@ def create_app(settings: WorkerSettings, registry: CollectorRegistry = REGISTRY)
     @app.task  # type: ignore[untyped-decorator]
     async def _sidecar() -> None:
         await sidecar.run()
+
+    if settings.archive:
+        sink = ArchiveSink(settings, registry)
+
+        @app.task  # type: ignore[untyped-decorator]
+        async def _archive() -> None:
+            await sink.run()
 
     @app.timer(interval=3600.0)  # type: ignore[untyped-decorator]
     async def _prune_cohorts() -> None:

@@ -1,4 +1,4 @@
-"""Configuration of a stream worker: `SMSC_WORKER_*` and `KAFKA_BOOTSTRAP_SERVERS`."""
+"""Configuration of a stream worker: `SMSC_WORKER_*`, `KAFKA_BOOTSTRAP_SERVERS` and `SMSC_ARCHIVE_ROOT`."""
 
 from __future__ import annotations
 
@@ -7,6 +7,7 @@ from pathlib import Path
 from pydantic import AliasChoices, Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from reports.settings import DEFAULT_ARCHIVE_ROOT
 from smsc.raw_record import RAW_TOPIC
 
 
@@ -43,3 +44,22 @@ class WorkerSettings(BaseSettings):
     account_timezone: str = Field(default="Europe/Moscow", description="zone of the `time` texts of statuses")
     senders: tuple[str, ...] = Field(default=(), description="sender names always kept as labels (JSON list)")
     max_senders: int = Field(default=50, ge=0, description="other sender names kept as labels, first seen")
+    archive: bool = Field(default=True, description="run the archive sink (smsc.events -> Parquet)")
+    archive_root: str = Field(
+        default=DEFAULT_ARCHIVE_ROOT,
+        validation_alias=AliasChoices("SMSC_ARCHIVE_ROOT", "archive_root"),
+        min_length=1,
+        description="the Parquet archive: a directory or an fsspec URL (exact variable name, shared with "
+        "`report`)",
+    )
+    archive_block_events: int = Field(
+        default=20_000, ge=1, description="events per archive file at most (offsets of one partition)"
+    )
+    archive_flush_seconds: float = Field(
+        default=30.0, gt=0, description="an event reaches the archive within about this long"
+    )
+    archive_group_id: str | None = Field(
+        default=None,
+        min_length=1,
+        description="consumer group of the archive sink (default: <app id>-archive)",
+    )

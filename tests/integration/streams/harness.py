@@ -86,7 +86,9 @@ def read_all(bootstrap: str, topic: str, expected: int) -> list[tuple[bytes, dic
 class Worker:
     """`smsc-analytics worker` as a subprocess: stopped with a deadline, killed after it, never left over."""
 
-    def __init__(self, bootstrap: str, topics: Topics, data_dir: Path) -> None:
+    def __init__(
+        self, bootstrap: str, topics: Topics, data_dir: Path, extra_env: dict[str, str] | None = None
+    ) -> None:
         self.port = free_port()
         env = {
             **os.environ,
@@ -98,6 +100,10 @@ class Worker:
             "SMSC_WORKER_WEB_PORT": str(self.port),
             "SMSC_WORKER_DATA_DIR": str(data_dir / f"worker-{self.port}"),
             "SMSC_WORKER_SNAPSHOT_INTERVAL_SECONDS": "1",
+            # Shared by the workers of a test (one archive), never the repository's ./data/archive.
+            "SMSC_ARCHIVE_ROOT": str(data_dir / "archive"),
+            "SMSC_WORKER_ARCHIVE_FLUSH_SECONDS": "1",
+            **(extra_env or {}),
         }
         self.log = data_dir / f"worker-{self.port}.log"
         with open(self.log, "wb") as log:
@@ -141,8 +147,10 @@ class Worker:
 
 
 @contextmanager
-def workers(count: int, bootstrap: str, topics: Topics, data_dir: Path) -> Iterator[list[Worker]]:
-    started = [Worker(bootstrap, topics, data_dir) for _ in range(count)]
+def workers(
+    count: int, bootstrap: str, topics: Topics, data_dir: Path, extra_env: dict[str, str] | None = None
+) -> Iterator[list[Worker]]:
+    started = [Worker(bootstrap, topics, data_dir, extra_env) for _ in range(count)]
     try:
         yield started
     finally:
