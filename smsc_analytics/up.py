@@ -21,6 +21,7 @@ from pathlib import Path
 from types import FrameType
 
 from embedded_broker.broker import BrokerError, EmbeddedBroker, free_port, port_in_use
+from reports.settings import DEFAULT_ARCHIVE_ROOT
 from smsc_analytics import monitoring
 from smsc_analytics.summary import Rates, scrape
 from smsc_analytics.supervisor import Child, Supervisor
@@ -100,6 +101,9 @@ def _run(
 
     worker_env = {**base_env, "SMSC_WORKER_WEB_PORT": str(args.worker_port)}
     worker_env.setdefault("SMSC_WORKER_DATA_DIR", str(run_dir / "worker"))
+    # Events reach the archive within seconds, so that `smsc-analytics report` shows the demo's messages.
+    worker_env.setdefault("SMSC_WORKER_ARCHIVE_FLUSH_SECONDS", "5")
+    archive_root = os.environ.get("SMSC_ARCHIVE_ROOT", DEFAULT_ARCHIVE_ROOT)
     worker = supervisor.start(Child("worker", [*command, "worker"], worker_env, run_dir / "worker.log"))
     _say(f"worker started (pid {worker.pid}); waiting for {worker_metrics} ...")
     if not _wait(lambda: _answers(worker_metrics), WORKER_START_TIMEOUT_SECONDS, supervisor, stop):
@@ -132,6 +136,7 @@ def _run(
     _say(f"  ingest metrics     {ingest_base}/metrics")
     _say(f"  worker metrics     {worker_metrics}")
     _say(f"  Kafka bootstrap    {bootstrap}")
+    _say(f"  Parquet archive    {archive_root}   (smsc-analytics report delivery|costs|errors|...)")
     for name, url in monitoring_urls.items():
         _say(f"  {name:<18} {url}")
     if simulator is not None:

@@ -55,6 +55,7 @@ def main(argv: Sequence[str] | None = None) -> int:  # noqa: RET503 - the worker
             file=sys.stderr,
         )
         return 1
+    settings.data_dir.mkdir(parents=True, exist_ok=True)  # Faust creates only the last level
     app = create_app(settings)
     logger.info(
         "worker starting bootstrap=%s partitions=%d metrics=http://%s:%d/metrics",

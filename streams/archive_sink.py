@@ -16,7 +16,7 @@ import asyncio
 import json
 import logging
 import time
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Final
 
@@ -24,6 +24,8 @@ import pyarrow as pa
 from aiokafka import AIOKafkaConsumer, ConsumerRebalanceListener, TopicPartition
 from aiokafka.errors import CommitFailedError, KafkaError
 from prometheus_client import REGISTRY, CollectorRegistry, Counter, Gauge, Histogram
+from prometheus_client.core import GaugeMetricFamily, Metric
+from prometheus_client.registry import Collector
 
 from reports.archive import delete_superseded, write_batch
 from reports.schema import KINDS
@@ -45,10 +47,12 @@ class Block:
     last: int = -1
     values: list[bytes] = field(default_factory=list)
     unwritten_since: float | None = None  # monotonic time of the first record not yet in a file
+    unwritten: int = 0
 
     def add(self, offset: int, value: bytes) -> None:
         self.last = offset
         self.values.append(value)
+        self.unwritten += 1
         if self.unwritten_since is None:
             self.unwritten_since = time.monotonic()
 
@@ -87,6 +91,8 @@ class ArchiveSink:
         self.group_id = settings.archive_group_id or f"{settings.app_id}-archive"
         self.metrics = SinkMetrics(registry)
         self.blocks: dict[int, Block] = {}
+        self.lag: dict[int, int] = {}  # per assigned partition: end offset - next offset to read
+        registry.register(_SinkState(self))
 
     async def run(self) -> None:
         settings = self.settings
@@ -109,11 +115,21 @@ class ArchiveSink:
                     for record in records:
                         await self.add(consumer, tp.partition, record.offset, record.value)
                 await self.flush_due(consumer)
+                await self._note_lag(consumer)
         finally:
             try:
                 await asyncio.shield(self.flush_all(consumer))  # stopping: what is buffered goes to files
             finally:
                 await consumer.stop()
+
+    async def _note_lag(self, consumer: AIOKafkaConsumer) -> None:
+        assigned = consumer.assignment()
+        for partition in set(self.lag) - {tp.partition for tp in assigned}:
+            del self.lag[partition]
+        for tp in assigned:
+            highwater = consumer.highwater(tp)
+            if highwater is not None:
+                self.lag[tp.partition] = max(highwater - await consumer.position(tp), 0)
 
     async def add(self, consumer: AIOKafkaConsumer, partition: int, offset: int, value: bytes) -> None:
         block = self.blocks.get(partition)
@@ -168,6 +184,7 @@ class ArchiveSink:
         self.metrics.files.inc(written)
         self.metrics.skipped.inc(skipped)
         block.unwritten_since = None
+        block.unwritten = 0
         tp = TopicPartition(self.settings.events_topic, partition)
         try:
             before = await consumer.committed(tp)
@@ -214,6 +231,31 @@ def decode_events(values: Sequence[bytes], partition: int, first_offset: int) ->
             continue
         events.append(event)
     return events, skipped
+
+
+class _SinkState(Collector):
+    """What the sink has not archived yet: read but not written, and not read at all."""
+
+    def __init__(self, sink: ArchiveSink) -> None:
+        self.sink = sink
+
+    def describe(self) -> Iterator[Metric]:
+        return iter(())
+
+    def collect(self) -> Iterator[Metric]:
+        pending = GaugeMetricFamily(
+            "smsc_archive_pending_events", "Events read from Kafka, not yet in a Parquet file."
+        )
+        pending.add_metric([], float(sum(block.unwritten for block in self.sink.blocks.values())))
+        yield pending
+        lag = GaugeMetricFamily(
+            "smsc_archive_consumer_lag_records",
+            "Events not yet read by the archive sink, per assigned partition of the events topic.",
+            labels=["topic", "partition"],
+        )
+        for partition, records in sorted(self.sink.lag.items()):
+            lag.add_metric([self.sink.settings.events_topic, str(partition)], float(records))
+        yield lag
 
 
 class _Revocations(ConsumerRebalanceListener):  # type: ignore[misc]

@@ -21,7 +21,7 @@ from reports.load import load_events
 from reports.schema import KINDS
 from simulator import Faults, SimulatedCallback, Truth, generate
 from smsc.events import Event
-from tests.integration.streams.harness import Series, Topics, Worker, produce, wait_for, workers
+from tests.integration.streams.harness import Series, Topics, Worker, processed, produce, wait_for, workers
 from tests.unit.reports import test_reports as recount
 from tests.unit.reports.conftest import Workload, unique_events
 
@@ -149,6 +149,10 @@ def test_two_workers_share_the_archive_and_one_stops_midway(kafka_bootstrap: str
     assert_archive_equals_the_recount(tmp_path / "archive", sent, events)
 
 
+def _pending(series: Series) -> int:
+    return int(sum(value for (name, _), value in series.items() if name == "smsc_archive_pending_events"))
+
+
 def _rows(root: Path) -> int:
     if not root.exists():
         return 0
@@ -156,3 +160,21 @@ def _rows(root: Path) -> int:
         return sum(rows_by_kind(root).values())
     except (OSError, ReportsError):  # a kind not archived yet, or a range still empty
         return 0
+
+
+def test_a_stopping_worker_writes_what_it_holds(kafka_bootstrap: str, tmp_path: Path) -> None:
+    sent = callbacks()[:600]
+    events = unique_events(sent)
+    names = topics()
+    holding = {"SMSC_WORKER_ARCHIVE_FLUSH_SECONDS": "3600"}  # nothing is written before the stop
+    with workers(1, kafka_bootstrap, names, tmp_path, holding) as (worker,):
+        wait_for(lambda: worker.try_scrape() is not None, "the worker's /metrics", 60, [worker])
+        produce(kafka_bootstrap, names.raw, sent)
+        wait_for(lambda: processed(worker.scrape()) >= len(sent), "every record applied", 120, [worker])
+        wait_for(
+            lambda: _pending(worker.scrape()) == len(events), "the sink holding every event", 60, [worker]
+        )
+        assert _rows(tmp_path / "archive") == 0
+        worker.stop()
+        assert worker.process.returncode == 0, worker.log_tail()
+    assert_archive_equals_the_recount(tmp_path / "archive", sent, events)

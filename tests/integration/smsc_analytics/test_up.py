@@ -22,6 +22,7 @@ import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
 from embedded_broker.broker import free_port
+from reports.load import load_events
 
 pytestmark = [pytest.mark.integration, pytest.mark.timeout(110)]
 
@@ -44,10 +45,12 @@ def _ports(count: int) -> list[int]:
     return sorted(ports)
 
 
-def _env() -> dict[str, str]:
-    """The environment of `up` under test: the embedded broker, not a cluster named by the caller."""
+def _env(archive: Path) -> dict[str, str]:
+    """The environment of `up` under test: the embedded broker, not a cluster named by the caller, and an
+    archive of its own, not the repository's ./data/archive."""
     env = {name: value for name, value in os.environ.items() if name != "KAFKA_BOOTSTRAP_SERVERS"}
     env["PYTHONUNBUFFERED"] = "1"
+    env["SMSC_ARCHIVE_ROOT"] = str(archive)
     return env
 
 
@@ -143,7 +146,7 @@ def _up(args: list[str], output: Path) -> Iterator[subprocess.Popen[bytes]]:
             [sys.executable, "-m", "smsc_analytics.cli", "up", *args],
             stdout=out,
             stderr=subprocess.STDOUT,
-            env=_env(),
+            env=_env(output.parent / "archive"),
         )
     seen = _descendants(process.pid)
     try:
@@ -223,11 +226,27 @@ def test_up_demo_runs_the_pipeline_matches_the_truth_and_leaves_no_process(tmp_p
         for part in ("tansu", "cli worker", "cli ingest", "cli simulate"):
             assert any(part in command for command in commands), (part, commands)
 
+        # The archive sink has read every event (written or held: a stopping worker writes what it holds).
+        def sink_read_everything() -> bool:
+            series = _scrape(metrics_url) or {}
+            lags = [
+                value for (name, _), value in series.items() if name == "smsc_archive_consumer_lag_records"
+            ]
+            return bool(lags) and sum(lags) == 0
+
+        _wait(sink_read_everything, "the archive sink to read every event", 60, output)
+
         process.send_signal(signal.SIGINT)
         assert process.wait(60) == 0, output.read_text()
         survivors = {pid: command for pid, (started, command) in tree.items() if _start_time(pid) == started}
         assert survivors == {}
         assert "stopped: every child process has exited" in output.read_text()
+
+    # The worker wrote its events to the archive before it stopped: one row per status callback.
+    statuses = load_events("status", root=str(tmp_path / "archive"), columns=["status"])
+    samples = truth["metrics"]["smsc_status_callbacks_total"]["samples"]
+    expected = sum(int(Decimal(str(sample["value"]))) for sample in samples)
+    assert len(statuses) == expected
 
 
 @pytest.mark.parametrize("option", ["--ingest-port", "--worker-port", "--broker-port"])
@@ -243,7 +262,7 @@ def test_a_taken_port_is_refused_with_exit_2_naming_it(option: str, tmp_path: Pa
             ],
             capture_output=True,
             text=True,
-            env=_env(),
+            env=_env(tmp_path / "archive"),
             timeout=30,
             check=False,
         )
