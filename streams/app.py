@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import socket
 import time
 import uuid
 from collections.abc import Iterable
@@ -341,7 +342,8 @@ def create_app(settings: WorkerSettings, registry: CollectorRegistry = REGISTRY)
         broker_session_timeout=10,
         broker_heartbeat_interval=1,
         web_bind=settings.web_host,
-        web_host=settings.web_host,
+        # The address other workers are told: a wildcard bind (a container) is reached by the host name.
+        web_host=socket.gethostname() if settings.web_host in ("0.0.0.0", "::") else settings.web_host,  # noqa: S104
         web_port=settings.web_port,
         datadir=str(settings.data_dir),
         store="memory://",
