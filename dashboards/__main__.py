@@ -1,4 +1,4 @@
-"""`smsc-analytics dashboards build`: regenerate dashboards/generated from dashboards/src."""
+"""`smsc-analytics dashboards`: `build` writes dashboards/generated from dashboards/src, `push` uploads it."""
 
 from __future__ import annotations
 
@@ -7,18 +7,30 @@ import sys
 from collections.abc import Sequence
 from pathlib import Path
 
+from dashboards import push
 from dashboards.build import GENERATED, stale, write
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="smsc-analytics dashboards", description=__doc__)
     commands = parser.add_subparsers(dest="command", required=True)
-    build = commands.add_parser("build", help="write the dashboards' JSON (the committed files)")
+    build = commands.add_parser(
+        "build", help="write the dashboards' JSON and PANELS.md (the committed files)"
+    )
     build.add_argument("--output", type=Path, default=GENERATED, help="directory (default: %(default)s)")
     build.add_argument(
         "--check", action="store_true", help="write nothing; exit 1 when the files differ from a build"
     )
+    uploading = commands.add_parser(
+        "push",
+        help="upload the generated dashboards to a running Grafana over its HTTP API",
+        description="Upload dashboards/generated/*.json to Grafana (for a Grafana not provisioned from "
+        "dashboards/provisioning): into a folder created when missing, replacing the dashboards by uid.",
+    )
+    push.add_arguments(uploading)
     args = parser.parse_args(argv)
+    if args.command == "push":
+        return push.run(args, uploading)
     if args.check:
         differing = stale(args.output)
         for name in differing:

@@ -10,9 +10,12 @@ from typing import Final
 from grafana_foundation_sdk.builders.dashboard import Dashboard
 from grafana_foundation_sdk.cog.encoder import JSONEncoder
 
+from dashboards.panels_doc import panels_markdown
 from dashboards.src import costs, delivery, pipeline_health, voice_menu
 
 GENERATED: Final = Path(__file__).resolve().parent / "generated"
+#: The panels of every dashboard as Markdown tables, written beside the JSON (Grafana reads only *.json).
+PANELS_DOC: Final = "PANELS.md"
 
 #: uid -> builder; the uid is the file name and never changes (links and bookmarks use it).
 DASHBOARDS: Final[dict[str, Callable[[], Dashboard]]] = {
@@ -36,10 +39,17 @@ def rendered() -> dict[str, str]:
     return {f"{uid}.json": render(build) for uid, build in DASHBOARDS.items()}
 
 
-def write(directory: Path = GENERATED) -> list[Path]:
-    """Writes every dashboard and removes JSON files no dashboard owns; returns the files written."""
-    directory.mkdir(parents=True, exist_ok=True)
+def documents() -> dict[str, str]:
+    """File name -> text of everything a build writes: every dashboard's JSON, then PANELS.md."""
     files = rendered()
+    files[PANELS_DOC] = panels_markdown(files)
+    return files
+
+
+def write(directory: Path = GENERATED) -> list[Path]:
+    """Writes every dashboard and PANELS.md, removes JSON no dashboard owns; returns the files written."""
+    directory.mkdir(parents=True, exist_ok=True)
+    files = documents()
     for stale in directory.glob("*.json"):
         if stale.name not in files:
             stale.unlink()
@@ -52,9 +62,10 @@ def write(directory: Path = GENERATED) -> list[Path]:
 
 
 def stale(directory: Path = GENERATED) -> list[str]:
-    """Names of the files in `directory` that differ from a fresh build (missing, changed or extra)."""
-    files = rendered()
-    present = {path.name: path.read_text(encoding="utf-8") for path in directory.glob("*.json")}
+    """Names of the files in `directory` that differ from a fresh build (missing, changed or extra JSON)."""
+    files = documents()
+    paths = [*directory.glob("*.json"), directory / PANELS_DOC]
+    present = {path.name: path.read_text(encoding="utf-8") for path in paths if path.is_file()}
     return sorted(name for name in files.keys() | present.keys() if files.get(name) != present.get(name))
 
 
