@@ -114,9 +114,12 @@ class Worker:
                 stderr=subprocess.STDOUT,
             )
 
-    def scrape(self) -> Series:
+    def scrape_text(self) -> str:
         with urllib.request.urlopen(f"http://127.0.0.1:{self.port}/metrics", timeout=5) as response:
-            text = response.read().decode()
+            return str(response.read().decode())
+
+    def scrape(self) -> Series:
+        text = self.scrape_text()
         series: Series = {}
         for family in text_string_to_metric_families(text):
             for sample in family.samples:

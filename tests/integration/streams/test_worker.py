@@ -4,6 +4,8 @@ a kill -9 mid-stream, and summed over two workers."""
 from __future__ import annotations
 
 import asyncio
+import shutil
+import subprocess
 import uuid
 from pathlib import Path
 
@@ -43,8 +45,12 @@ def test_one_worker_equals_the_recount(kafka_bootstrap: str, tmp_path: Path) -> 
         wait_for(lambda: processed(worker.scrape()) >= len(callbacks), "every record applied", 120, [worker])
         wait_for(lambda: _raw_lag(worker.scrape()) == 0, "the raw lag gauges at 0", 30, [worker])
         series = worker.scrape()
+        exposition = worker.scrape_text()
     assert processed(series) == len(callbacks)
     assert mismatches(truth, series) == []
+    # Prometheus' own linter on the real scrape: only Faust's sensor (`smsc_streams_*`, names Faust
+    # chooses) may break the naming conventions.
+    assert lint_problems(exposition) == []
     # The progress gauges: every raw record consumed, by the partitions' offsets.
     offsets = {
         labels: value for (name, labels), value in series.items() if name == "smsc_stream_consumer_offset"
@@ -60,6 +66,25 @@ def test_one_worker_equals_the_recount(kafka_bootstrap: str, tmp_path: Path) -> 
         ]
         == 1
     )
+
+
+def lint_problems(exposition: str) -> list[str]:
+    promtool = shutil.which("promtool")
+    assert promtool, "promtool is missing: `make test` installs Debian's prometheus package"
+    result = subprocess.run(
+        [promtool, "check", "metrics"],
+        input=exposition,
+        capture_output=True,
+        text=True,
+        timeout=30,
+        check=False,
+    )
+    lines = (result.stdout + result.stderr).splitlines()
+    return [line for line in lines if line.strip() and not line.startswith("smsc_streams_")]
+
+
+def test_the_linter_catches_a_bad_name() -> None:
+    assert lint_problems("# HELP smsc_cost_ms x\n# TYPE smsc_cost_ms counter\nsmsc_cost_ms 1\n") != []
 
 
 def _raw_lag(series: dict[tuple[str, tuple[tuple[str, str], ...]], float]) -> float:
