@@ -44,6 +44,9 @@ CALL_CONFIRMATIONS: Final = _contract("smsc_call_confirmations_total")
 HLR_LOOKUPS: Final = _contract("smsc_hlr_lookups_total")
 DUPLICATES: Final = _contract("smsc_callbacks_duplicate_total")
 DEAD: Final = _contract("smsc_callbacks_dead_total")
+#: Raw records not yet processed per owned raw partition (streams/progress.py): the raw topic is read beside
+#: Faust, so Faust's own offset gauges below do not cover it.
+CONSUMER_LAG: Final = _contract("smsc_stream_consumer_lag_records")
 
 INGEST_REQUESTS: Final = ingest_metrics.REQUESTS_TOTAL
 INGEST_DURATION: Final = ingest_metrics.REQUEST_DURATION_SECONDS
@@ -51,12 +54,22 @@ INGEST_REJECTED: Final = ingest_metrics.REJECTED_TOTAL
 INGEST_BROKER_ERRORS: Final = ingest_metrics.BROKER_ERRORS_TOTAL
 
 FAUST_PREFIX: Final = str(WorkerSettings.model_fields["app_id"].default).replace("-", "_").replace(".", "_")
-#: Gauges per topic/partition of the owned partitions; lag = end offset - committed offset.
+#: Gauges per topic/partition of the partitions Faust itself consumes (not the raw topic: see CONSUMER_LAG).
 FAUST_END_OFFSET: Final = f"{FAUST_PREFIX}_topic_partition_end_offset"
 FAUST_COMMITTED_OFFSET: Final = f"{FAUST_PREFIX}_topic_partition_offset_commited"  # sic, Faust's spelling
-#: A gauge that only counts up (Faust's choice), reset when the worker restarts.
-FAUST_REBALANCES: Final = f"{FAUST_PREFIX}_total_rebalances"
-FAUST_METRICS: Final = (FAUST_END_OFFSET, FAUST_COMMITTED_OFFSET, FAUST_REBALANCES)
+#: Despite its name a gauge of rebalances *in progress*: +1 when one starts, -1 when the worker has its
+#: assignment; then `..._recovering` is +1 until the tables are recovered (faust.sensors.prometheus).
+FAUST_REBALANCING: Final = f"{FAUST_PREFIX}_total_rebalances"
+FAUST_RECOVERING: Final = f"{FAUST_PREFIX}_total_rebalances_recovering"
+#: A real counter of completed rebalances (recovery included): the count of a histogram of their latency.
+FAUST_REBALANCES_DONE: Final = f"{FAUST_PREFIX}_rebalance_done_latency_count"
+FAUST_METRICS: Final = (
+    FAUST_END_OFFSET,
+    FAUST_COMMITTED_OFFSET,
+    FAUST_REBALANCING,
+    FAUST_RECOVERING,
+    FAUST_REBALANCES_DONE,
+)
 
 #: Series Prometheus makes itself.
 PROMETHEUS_BUILTINS: Final = ("up", "ALERTS")

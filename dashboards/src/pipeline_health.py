@@ -14,7 +14,6 @@ def build() -> dashboard.Dashboard:
     ingest = names.ingest_labels()
     requests = f"{names.INGEST_REQUESTS}{selector(ingest[names.INGEST_REQUESTS])}"
     rejected = f"{names.INGEST_REJECTED}{selector(ingest[names.INGEST_REJECTED])}"
-    lag = f"{names.FAUST_END_OFFSET} - {names.FAUST_COMMITTED_OFFSET}"
     return (
         new_dashboard(
             UID,
@@ -57,15 +56,24 @@ def build() -> dashboard.Dashboard:
         .with_panel(
             timeseries_panel(
                 "Consumer lag by topic",
-                query(f"sum by (topic) (max by (topic, partition) ({lag}))", "{{topic}}"),
-                description="End offset - committed offset, from Faust's sensor of each partition's owner.",
+                query(f"sum by (topic) (max by (topic, partition) ({names.CONSUMER_LAG.name}))", "{{topic}}"),
+                description="Raw records not yet processed (end offset - next offset), reported by the "
+                "worker that owns each partition.",
             )
         )
         .with_panel(
             timeseries_panel(
                 "Worker rebalances",
-                # Faust counts rebalances in a gauge that only goes up; increase() survives restarts.
-                query(f"sum by (instance) (increase({names.FAUST_REBALANCES}[{RATE}]))", "{{instance}}"),
+                query(
+                    f"sum by (instance) (increase({names.FAUST_REBALANCES_DONE}[{RATE}]))",
+                    "{{instance}} completed",
+                ),
+                query(
+                    f"sum by (instance) ({names.FAUST_REBALANCING} + {names.FAUST_RECOVERING})",
+                    "{{instance}} in progress",
+                ),
+                description="Completed rebalances (recovery included) per worker, and whether one is under "
+                "way: meanwhile the numbers of the partitions that move can be missing.",
             )
         )
         .with_panel(
