@@ -1,11 +1,14 @@
 """How fast are the reports on 10 million status events? `load_events` + each report beside a bare
 `pyarrow.dataset` scan answering the same question (the limit), and the peak memory of each.
 
-    .venv/bin/python -m benchmarks.reports_10m       # 10M events, ~5 min; --events N, --repeat, --keep DIR
+    .venv/bin/python -m benchmarks.reports_10m --keep /tmp/smsc-reports-10m   # 10M events, ~5 min
+    # --events N, --repeat N, --build-only; without --keep a temp archive, deleted at the end
 
 It writes a synthetic archive with pyarrow directly (vectorised: ~5M messages of two statuses each,
 spread over 10 days, the archive's schema; plus 1 % incoming SMS and call confirmations) under a temp
-directory in /tmp (~0.2 GB for 10M), deleted at the end unless --keep. Each measurement runs in a fresh
+directory in /tmp (~0.2 GB for 10M, ~15 s), deleted at the end unless --keep; a --keep directory that
+already holds the archive of the same --events and --seed (its `archive.json`) is reused, not rewritten.
+Each measurement runs in a fresh
 process (spawn) so its peak RSS (`ru_maxrss`) is its own; median of --repeat runs. Goal (issue 7):
 every report ≤ 5 s and ≤ 2 GiB on this 2-core machine.
 """
@@ -13,6 +16,7 @@ every report ≤ 5 s and ≤ 2 GiB on this 2-core machine.
 from __future__ import annotations
 
 import argparse
+import json
 import multiprocessing
 import platform
 import resource
@@ -30,6 +34,7 @@ import pyarrow.compute as pc
 import pyarrow.dataset as ds
 import pyarrow.parquet as pq
 
+from reports.messages import STATUS_COLUMNS
 from reports.schema import COST, SCHEMA
 
 DAYS = 10
@@ -182,7 +187,6 @@ def report_job(name: str, root: str) -> dict[str, Any]:
 
 def load_job(name: str, root: str) -> dict[str, Any]:
     from reports.load import load_events
-    from reports.messages import STATUS_COLUMNS
 
     started = time.perf_counter()
     rows = len(load_events("status", columns=STATUS_COLUMNS, root=root))
@@ -223,6 +227,8 @@ def anchor_job(name: str, root: str) -> dict[str, Any]:
             [("cnt", "tdigest"), ("ringtime_seconds", "tdigest")]
         )
         table.group_by(["account", "callmenu"]).aggregate([("callmenu", "count")])
+    elif name == "load":  # the same columns as a DataFrame, pyarrow's own conversion
+        _scan(root, "status", list(STATUS_COLUMNS)).to_pandas()
     else:
         table = _scan(root, "incoming", ["account", "to", "is_reply"])
         table.group_by(["account", "to"]).aggregate([("is_reply", "sum"), ("to", "count")])
@@ -270,16 +276,28 @@ def main(argv: list[str] | None = None) -> int:
     print(f"machine: {multiprocessing.cpu_count()} CPUs, Python {platform.python_version()}, shared machine")
     try:
         started = time.perf_counter()
-        build(root, args.events, args.seed)
+        marker, built = root / "archive.json", {"events": args.events, "seed": args.seed, "days": DAYS}
+        if marker.exists() and json.loads(marker.read_text()) == built:
+            how = "reused"  # --keep DIR of an earlier run with the same --events and --seed
+        else:
+            build(root, args.events, args.seed)
+            marker.write_text(json.dumps(built))
+            how = "written"
         size = sum(p.stat().st_size for p in root.rglob("*.parquet"))
         seconds = time.perf_counter() - started
-        print(f"archive: {args.events:,} status events in {seconds:.1f} s, {size / 2**20:.0f} MiB at {root}")
+        print(
+            f"archive: {args.events:,} status events {how} in {seconds:.1f} s, "
+            f"{size / 2**20:.0f} MiB at {root}"
+        )
         if args.build_only:
             return 0
         loaded = measure(load_job, "status", str(root), args.repeat)
+        bare = measure(anchor_job, "load", str(root), args.repeat)
+        load_peak, bare_peak = loaded["peak_rss_bytes"] / 2**30, bare["peak_rss_bytes"] / 2**30
         print(
             f"load_events(status, report columns): {loaded['rows']:,} rows {loaded['seconds']:.2f} s, "
-            f"peak {loaded['peak_rss_bytes'] / 2**30:.2f} GiB"
+            f"peak {load_peak:.2f} GiB; pyarrow scan + to_pandas {bare['seconds']:.2f} s "
+            f"(ratio {loaded['seconds'] / bare['seconds']:.1f}), peak {bare_peak:.2f} GiB"
         )
         print(f"{'report':<11} {'seconds':>8} {'pyarrow':>8} {'ratio':>6} {'peak GiB':>9} {'goal':>5}")
         for name in ("delivery", "costs", "errors", "voice-menu", "incoming"):

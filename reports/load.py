@@ -107,7 +107,24 @@ def load_table(
     table = data.to_table(columns=list(columns) if columns is not None else None, filter=expression)
     if table.num_rows == 0:
         raise EmptyRangeError(kind, start, end)
-    return table
+    return _contiguous_key(table)
+
+
+#: Up to this size the `key` column is handed over as one array, not one chunk per scanned batch.
+_KEY_IN_ONE_CHUNK: Final = 2**30
+
+
+def _contiguous_key(table: pa.Table) -> pa.Table:
+    """`key` in one chunk: the message reports hash it (`pc.dictionary_encode`), and on 10M keys that is
+    ~2x faster on one array than over the scan's ~100 chunks (which cost seconds of kernel time in
+    allocations; see benchmarks/README.md, Reports). One copy of the column, the chunks freed after."""
+    if "key" not in table.column_names:
+        return table
+    index = table.column_names.index("key")
+    key = table.column(index)
+    if key.num_chunks <= 1 or key.nbytes > _KEY_IN_ONE_CHUNK:
+        return table
+    return table.set_column(index, table.field(index), key.combine_chunks())
 
 
 def load_events(
@@ -125,20 +142,50 @@ def load_events(
     `ds.field("type_name") == "sms"`. Text codes become `category`, times `datetime64[ns, UTC]`, `cost`
     float64, nullable integers `Int16`/`Int32`/`Int64`. Raises `ArchiveNotFoundError` / `EmptyRangeError`.
     """
-    return to_frame(load_table(kind, since, until, columns, filters, root, categorical))
+    # Handed over in a list, so that no caller's reference keeps the Arrow columns alive while pandas
+    # takes them over: each is freed as soon as it is converted (the peak is one copy, not two).
+    return _to_frame_owned([load_table(kind, since, until, columns, filters, root, categorical)])
+
+
+def release_unused() -> None:
+    """Hand the memory Arrow freed back to the system.
+
+    Arrow's allocator (mimalloc) keeps freed pages for reuse by Arrow; numpy and pandas allocate elsewhere
+    and cannot use them, so on 10M rows the peak of scan -> encode -> pandas -> per-message numpy added
+    up to 1.3 GiB of pages nobody used any more (see benchmarks/README.md, Reports)."""
+    pa.default_memory_pool().release_unused()
 
 
 def to_frame(table: pa.Table) -> pd.DataFrame:
     """Arrow -> pandas with the documented dtypes (converted in Arrow, where it is cheap)."""
-    for index, name in enumerate(table.column_names):
-        column = table.column(index)
+    return _to_frame_owned([table])
+
+
+def _to_frame_owned(tables: list[pa.Table]) -> pd.DataFrame:
+    """`to_frame` of the one table in `tables`, taken out of the list, converted one column at a time: a
+    column's Arrow buffers are freed once pandas has it, when no one else holds the table (`load_events`),
+    so the peak is about one copy of the data, not two."""
+    release_unused()  # what the caller freed before (e.g. the key strings it encoded)
+    table = tables.pop()
+    names, rows = table.column_names, table.num_rows
+    columns: list[pd.Series] = []
+    while table.num_columns:
+        name, column = names[len(columns)], table.column(0)
+        table = table.remove_column(0)
         if pa.types.is_dictionary(column.type):
-            continue
-        if name in CATEGORICAL_CODES or name == "date":
-            table = table.set_column(index, name, pc.dictionary_encode(column))
+            pass
+        elif name in CATEGORICAL_CODES or name == "date":
+            column = pc.dictionary_encode(column)
         elif name == "cost":
-            table = table.set_column(index, name, pc.cast(column, pa.float64()))
-    frame: pd.DataFrame = table.to_pandas(types_mapper=_NULLABLE.get, split_blocks=True, self_destruct=True)
+            column = pc.cast(column, pa.float64())
+        single = pa.table({name: column})
+        del column
+        columns.append(single.to_pandas(types_mapper=_NULLABLE.get, self_destruct=True).iloc[:, 0])
+        del single
+        release_unused()  # pandas allocates elsewhere: only the system can reuse what Arrow freed
+    del table
+    frame = pd.DataFrame(dict(enumerate(columns)), index=pd.RangeIndex(rows), copy=False)
+    frame.columns = pd.Index(names)
     return frame
 
 

@@ -15,6 +15,8 @@ from typing import Final
 import numpy as np
 import pandas as pd
 
+from reports.load import release_unused
+
 VOICE_TYPE: Final = 7
 _DAY_NS: Final = 86_400 * 10**9
 #: The status columns `messages` needs for outcomes and latency; `COST_COLUMNS` / `VOICE_COLUMNS` add
@@ -61,8 +63,9 @@ _DELIVERED: Final = ("delivered", "read", "clicked")
 
 
 def _ns(series: pd.Series) -> np.ndarray:
-    """UTC times as int64 nanoseconds (NaT = the minimum int64), without going through objects."""
-    return np.asarray(series.dt.tz_localize(None).to_numpy(dtype="datetime64[ns]")).view("int64")
+    """UTC times as int64 nanoseconds (NaT = the minimum int64): a view of the column, no copy."""
+    values: np.ndarray = series.dt.as_unit("ns").array.asi8
+    return values
 
 
 def _codes_in(series: pd.Series, names: tuple[str, ...]) -> np.ndarray:
@@ -73,18 +76,57 @@ def _codes_in(series: pd.Series, names: tuple[str, ...]) -> np.ndarray:
     return np.append(wanted, False)[categorical.cat.codes.to_numpy()]
 
 
+def _offsets(events: pd.DataFrame, positions: np.ndarray) -> np.ndarray:
+    """`raw_offset` at `positions` (a missing one = -1)."""
+    return np.asarray(
+        events["raw_offset"].array.take(positions).to_numpy(dtype="int64", na_value=-1), dtype="int64"
+    )
+
+
+def _arrival_order(events: pd.DataFrame) -> np.ndarray | None:
+    """`arrival_order`, or None when the rows are in arrival order already (the archive nearly is).
+
+    The order is exactly `np.lexsort((raw_offset, received_at))` (ties: row position), computed without
+    sorting everything by two keys: a stable sort on the time (fast on the archive's sorted runs), then
+    only the groups of equal times whose offsets are out of order are sorted by offset."""
+    received = _ns(events["received_at"])
+    n = len(received)
+    if n < 2:
+        return None
+    if not bool(np.any(received[1:] < received[:-1])):
+        tied = np.flatnonzero(received[1:] == received[:-1])
+        if tied.size == 0 or bool(np.all(_offsets(events, tied + 1) >= _offsets(events, tied))):
+            return None
+        order = np.arange(n, dtype="int64")
+        ordered = received
+    else:
+        order = np.argsort(received, kind="stable")
+        ordered = received[order]
+        tied = np.flatnonzero(ordered[1:] == ordered[:-1])
+        del received
+    if tied.size == 0:
+        return order
+    offset_after, offset_before = _offsets(events, order[tied + 1]), _offsets(events, order[tied])
+    wrong = tied[offset_after < offset_before]
+    if wrong.size == 0:
+        return order
+    # Groups of equal times (in sorted order) that hold an offset out of order: re-sort only those rows.
+    group = np.empty(n, dtype="int64")
+    group[0] = 0
+    np.cumsum(ordered[1:] != ordered[:-1], out=group[1:])
+    del ordered
+    rows = np.flatnonzero(np.isin(group, np.unique(group[wrong])))
+    # lexsort is stable: within a group and an offset the rows keep their (original) order.
+    fixed = np.lexsort((_offsets(events, order[rows]), group[rows]))
+    order[rows] = order[rows][fixed]
+    return order
+
+
 def arrival_order(events: pd.DataFrame) -> np.ndarray:
     """Row positions in the order the pipeline received them (the order the contract's rules apply in):
-    `received_at`, then `raw_offset`. The archive is nearly in that order already: a stable sort on the
-    time is fast then, and the offsets are only looked at when two events share a receive time."""
-    received = _ns(events["received_at"])
-    if bool(np.all(received[1:] > received[:-1])):
-        return np.arange(len(received), dtype="int64")
-    order = np.argsort(received, kind="stable")
-    if not np.any(np.diff(received[order]) == 0):
-        return order
-    offset = events["raw_offset"].fillna(-1).to_numpy(dtype="int64")
-    return np.lexsort((offset, received))
+    `received_at`, then `raw_offset`, then the row position."""
+    order = _arrival_order(events)
+    return np.arange(len(events), dtype="int64") if order is None else order
 
 
 def _first(raw: np.ndarray, rank: np.ndarray, mask: np.ndarray, size: int) -> np.ndarray:
@@ -94,28 +136,61 @@ def _first(raw: np.ndarray, rank: np.ndarray, mask: np.ndarray, size: int) -> np
     return first
 
 
+def _message_ids(events: pd.DataFrame) -> tuple[np.ndarray, int]:
+    """Per row its message id (`account` x key code; int32 when they fit) and the number of ids."""
+    if "key_code" in events.columns:  # computed in Arrow by the catalog (cheaper than pandas strings)
+        key = events["key_code"].to_numpy(dtype="int64")
+    else:
+        key = pd.factorize(events["key"])[0].astype("int64")
+    account = events["account"].astype("category").cat.codes.to_numpy()
+    accounts = int(account.max(initial=0)) + 1
+    size = (int(key.max(initial=-1)) + 1) * accounts if len(key) else 0
+    if size < 2**31 and int(key.min(initial=0)) >= 0:
+        raw = key.astype("int32")
+        del key
+        raw *= accounts
+        raw += account
+    else:
+        raw = key * accounts + account
+    return raw, int(raw.max(initial=-1)) + 1
+
+
+def _rows(events: pd.DataFrame, columns: list[str], positions: np.ndarray) -> pd.DataFrame:
+    """The rows at `positions` of the columns asked (per column, same dtypes)."""
+    return pd.DataFrame({name: events[name].array.take(positions) for name in dict.fromkeys(columns)})
+
+
 def messages(events: pd.DataFrame) -> pd.DataFrame:
     """One row per message: account, type, sender, day, first_at, outcome (delivered/failed/expired or
     NaN = in flight), final_status, latency_seconds, charged; with the cost columns loaded also cost,
     parts, balance, template_kind; with the voice columns voice_outcome, talk_seconds, ringtime_seconds,
     callmenu, dtmf, overtime_seconds (NaN for other types)."""
+    release_unused()  # the Arrow table the frame was converted from, freed since
     n = len(events)
-    order = arrival_order(events)
-    rank = np.empty(n, dtype="int32" if n < 2**31 else "int64")
-    rank[order] = np.arange(n, dtype=rank.dtype)
-    if "key_code" in events.columns:  # computed in Arrow by the catalog (cheaper than pandas strings)
-        key = events["key_code"].to_numpy(dtype="int64")
-    else:
-        key = pd.factorize(events["key"])[0].astype("int64")
-    account = events["account"].astype("category").cat.codes.to_numpy(dtype="int64")
-    raw = key * (int(account.max(initial=0)) + 1) + account
-    size = int(raw.max(initial=-1)) + 1
+    order = _arrival_order(events)  # None: already in arrival order (then rank = row position)
+    rank = np.arange(n, dtype="int32" if n < 2**31 else "int64")
+    if order is not None:
+        rank[order] = rank.copy()
+    raw, size = _message_ids(events)
     opened = ~_codes_in(events["outcome"], _NOT_OPENING)
+
+    def positions(first_rank: np.ndarray) -> np.ndarray:
+        return first_rank if order is None else order[first_rank]
 
     first_rank = _first(raw, rank, opened, size)
     present = np.flatnonzero(first_rank < n)  # message ids with an opening status
+    first_rank = first_rank[present]
     count = len(present)
-    first = events[["account", "type_name", "sender", "occurred_at"]].iloc[order[first_rank[present]]]
+    final_rank = _first(raw, rank, opened & _codes_in(events["outcome"], _ENDING), size)[present]
+    charge_rank = None
+    if "cost" in events.columns:
+        carrying = opened & (events["cost"].notna() | events["cnt"].notna()).to_numpy()
+        charge_rank = _first(raw, rank, carrying, size)[present]
+        del carrying
+    del raw, rank, opened, present  # the per-row arrays: from here on only per-message ones
+
+    first = _rows(events, ["account", "type_name", "sender", "occurred_at"], positions(first_rank))
+    del first_rank
     frame = pd.DataFrame(
         {
             "account": first["account"].astype("category").array,
@@ -128,14 +203,15 @@ def messages(events: pd.DataFrame) -> pd.DataFrame:
         frame["sender"] = frame["sender"].cat.add_categories(["none"])
     frame["sender"] = frame["sender"].fillna("none")
     first_ns = _ns(first["occurred_at"])
+    del first
     day_codes, days = pd.factorize(np.where(first_ns == np.iinfo("int64").min, -1, first_ns // _DAY_NS))
     labels = [str(np.datetime64(int(d) * _DAY_NS, "ns").astype("datetime64[D]")) for d in days]
     frame["day"] = pd.Categorical.from_codes(day_codes, pd.Index(labels))
 
-    final_rank = _first(raw, rank, opened & _codes_in(events["outcome"], _ENDING), size)[present]
     final_messages = np.flatnonzero(final_rank < n)
     final_columns = ["outcome", "status", "occurred_at", "type", *(c for c in VOICE_COLUMNS if c in events)]
-    final = events[list(dict.fromkeys(final_columns))].iloc[order[final_rank[final_messages]]]
+    final = _rows(events, final_columns, positions(final_rank[final_messages]))
+    del final_rank
     delivered = _codes_in(final["outcome"], _DELIVERED)
     outcome_codes = np.full(count, -1, dtype="int64")
     ended = np.select([delivered, _codes_in(final["outcome"], ("failed",))], [0, 1], 2)
@@ -155,11 +231,10 @@ def messages(events: pd.DataFrame) -> pd.DataFrame:
     frame["charged"] = False
     if "voice_outcome" in events.columns:
         _voice(frame, final, final_messages, count)
-    if "cost" in events.columns:
-        carrying = opened & (events["cost"].notna() | events["cnt"].notna()).to_numpy()
-        charge_rank = _first(raw, rank, carrying, size)[present]
+    del final
+    if charge_rank is not None:
         charge_messages = np.flatnonzero(charge_rank < n)
-        charge = events[["type", *COST_COLUMNS]].iloc[order[charge_rank[charge_messages]]]
+        charge = _rows(events, ["type", *COST_COLUMNS], positions(charge_rank[charge_messages]))
         _charge(frame, charge, charge_messages, count)
     return frame
 

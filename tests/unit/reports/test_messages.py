@@ -5,12 +5,13 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import pandas as pd
 import pytest
 
 from reports.archive import write_batch
 from reports.load import load_events
-from reports.messages import messages
+from reports.messages import arrival_order, messages
 from smsc.events import Event
 
 T0 = 1_764_000_000
@@ -69,3 +70,76 @@ def test_each_message_once_with_its_first_final_outcome(lifecycle: pd.DataFrame)
     assert frame["parts"].sum() == 8
     latencies = frame["latency_seconds"].dropna().tolist()
     assert latencies == [4.0]  # message 1 only; message 2 was made delivered by `read`
+
+
+def _lexsorted(events: pd.DataFrame) -> np.ndarray:
+    """The contract's arrival order, the plain way: received_at, then raw_offset (missing = -1), stable."""
+    offset = events["raw_offset"].astype("Int64").fillna(-1).to_numpy(dtype="int64")
+    received = events["received_at"].dt.as_unit("ns").array.asi8
+    return np.lexsort((offset, received))
+
+
+def _frame(received_s: list[int], offsets: list[int | None]) -> pd.DataFrame:
+    return pd.DataFrame(
+        {
+            "received_at": pd.to_datetime(received_s, unit="s", utc=True).as_unit("ns"),
+            "raw_offset": pd.array(offsets, dtype="Int64"),
+        }
+    )
+
+
+@pytest.mark.parametrize(
+    ("received_s", "offsets"),
+    [
+        ([1, 2, 3, 4], [0, 1, 2, 3]),  # in order: no sort at all
+        ([1, 1, 2, 2], [0, 1, 2, 3]),  # equal times, offsets in order
+        ([1, 1, 2, 2], [1, 0, 3, 2]),  # equal times, offsets out of order
+        ([1, 1, 1, 2], [5, None, 5, 0]),  # a missing offset sorts first; equal offsets keep row order
+        ([3, 1, 2, 1], [0, 1, 2, 3]),  # times out of order, no tie after sorting ... one tie
+        ([2, 1, 2, 1, 2], [9, 4, 1, 4, 5]),  # out of order, ties, equal offsets inside a tie
+    ],
+)
+def test_arrival_order_is_the_lexsort_of_time_and_offset(
+    received_s: list[int], offsets: list[int | None]
+) -> None:
+    events = _frame(received_s, offsets)
+    assert arrival_order(events).tolist() == _lexsorted(events).tolist()
+
+
+def test_arrival_order_on_many_ties_and_shuffled_rows() -> None:
+    rng = np.random.default_rng(7)
+    n = 5000
+    offsets: list[int | None] = [int(v) for v in rng.integers(0, 50, n)]
+    for position in range(0, n, 37):
+        offsets[position] = None
+    events = _frame([int(v) for v in rng.integers(0, 40, n)], offsets)
+    assert arrival_order(events).tolist() == _lexsorted(events).tolist()
+    in_order = events.iloc[_lexsorted(events)].reset_index(drop=True)
+    assert arrival_order(in_order).tolist() == list(range(n))
+
+
+def _sorted_rows(frame: pd.DataFrame) -> pd.DataFrame:
+    plain = frame.astype(object).where(frame.notna(), None).astype(str)
+    return plain.sort_values(list(plain.columns)).reset_index(drop=True)
+
+
+def test_row_order_and_key_encoding_do_not_change_the_messages(tmp_path: Path) -> None:
+    events = [
+        _status("1:7900", 0, "pending", 0, 0),
+        _status("1:7900", 1, "delivered", 4, 1),
+        _status("2:7900", 0, "pending", 1, 2, account="globex"),
+        _status("2:7900", 20, "failed", 3, 3, account="globex", err=6),
+        _status("2:7900", 0, "pending", 1, 4),  # the same key in another account: another message
+        _status("3:7900", 3, "expired", 5, 5),
+        _status("3:7900", 0, "pending", 2, 6),
+    ]
+    write_batch(str(tmp_path), events, topic="smsc.events", partition=0, first_offset=0, last_offset=6)
+    loaded = load_events("status", root=str(tmp_path))
+    expected = messages(loaded)
+    assert len(expected) == 4
+    shuffled = loaded.iloc[[5, 2, 6, 0, 4, 3, 1]].reset_index(drop=True)
+    pd.testing.assert_frame_equal(_sorted_rows(messages(shuffled)), _sorted_rows(expected))
+    # The catalog's way: the key as integer codes computed in Arrow instead of strings.
+    coded = loaded.drop(columns=["key"])
+    coded["key_code"] = pd.array(pd.factorize(loaded["key"])[0], dtype="Int32")
+    pd.testing.assert_frame_equal(messages(coded), expected)

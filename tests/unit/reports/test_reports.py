@@ -7,9 +7,13 @@ from decimal import Decimal
 
 import numpy as np
 import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pc
 import pytest
 
 from reports.catalog import run_report
+from reports.load import dataset, load_events, load_table, to_frame
+from reports.schema import CATEGORICAL_CODES, SCHEMA
 from simulator import Truth
 from tests.unit.reports.conftest import Workload, records
 
@@ -206,3 +210,39 @@ def test_grouping_keeps_the_totals(workload: Workload, by: list[str]) -> None:
     assert list(grouped.columns[: len(by)]) == by
     for column in ("sent", "delivered", "failed", "expired", "in_flight"):
         assert grouped[column].sum() == whole[column].sum()
+
+
+def _whole_table_frame(table: pa.Table) -> pd.DataFrame:
+    """pyarrow's own whole-table conversion with the documented dtypes (what `to_frame` must equal)."""
+    for index, name in enumerate(table.column_names):
+        column = table.column(index)
+        if pa.types.is_dictionary(column.type):
+            continue
+        if name in CATEGORICAL_CODES or name == "date":
+            table = table.set_column(index, name, pc.dictionary_encode(column))
+        elif name == "cost":
+            table = table.set_column(index, name, pc.cast(column, pa.float64()))
+    nullable = {pa.int16(): pd.Int16Dtype(), pa.int32(): pd.Int32Dtype(), pa.int64(): pd.Int64Dtype()}
+    frame: pd.DataFrame = table.to_pandas(types_mapper={**nullable, pa.bool_(): pd.BooleanDtype()}.get)
+    return frame
+
+
+@pytest.mark.parametrize("kind", ["status", "incoming", "call_confirmation"])
+def test_column_at_a_time_conversion_equals_the_whole_table_one(workload: Workload, kind: str) -> None:
+    table = load_table(kind, root=workload.root)
+    frame = load_events(kind, root=workload.root)
+    pd.testing.assert_frame_equal(frame, _whole_table_frame(table), check_exact=True)
+    pd.testing.assert_frame_equal(to_frame(table), frame, check_exact=True)
+    assert list(frame.columns) == [*SCHEMA.names, "date"]
+    picked = load_events(kind, root=workload.root, columns=["event_time", "account", "cost"])
+    assert list(picked.columns) == ["event_time", "account", "cost"]
+    pd.testing.assert_frame_equal(picked, frame[["event_time", "account", "cost"]])
+
+
+def test_the_key_comes_in_one_chunk_with_its_values(workload: Workload) -> None:
+    table = load_table("status", root=workload.root, columns=["key", "account"])
+    assert table.column("key").num_chunks == 1
+    scanned = dataset("status", workload.root).to_table(columns=["key"]).column("key")
+    assert scanned.num_chunks > 1  # the archive has many files: the scan alone gives many chunks
+    assert table.column("key").to_pylist() == scanned.to_pylist()
+    assert table.schema.field("key").type == pa.string()
