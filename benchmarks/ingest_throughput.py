@@ -108,11 +108,12 @@ def _wait_for_port(port: int, process: subprocess.Popen[bytes], timeout_seconds:
 
 
 @contextmanager
-def server(command: list[str], port: int, env: dict[str, str]) -> Iterator[None]:
+def server(command: list[str], port: int, env: dict[str, str]) -> Iterator[int]:
+    """Runs the server; yields its process id (one worker: the process that serves)."""
     process = subprocess.Popen(command, cwd=ROOT, env=env, stdout=subprocess.DEVNULL)
     try:
         _wait_for_port(port, process)
-        yield
+        yield process.pid
     finally:
         process.send_signal(signal.SIGTERM)
         try:
@@ -149,6 +150,15 @@ def wrk(port: int, lua: Path, connections: int, seconds: int) -> WrkResult:
         int(non_2xx.group(1)) if non_2xx else 0,
         errors.group(1) if errors else "",
     )
+
+
+def cpu_seconds(pid: int) -> float:
+    """User + system CPU time of a process so far (Linux /proc; 0 elsewhere)."""
+    stat = Path(f"/proc/{pid}/stat")
+    if not stat.exists():
+        return 0.0
+    fields = stat.read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
 def open_loop(port: int, rate: int, seconds: int) -> dict[str, object]:
@@ -200,7 +210,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(WRK_MISSING, file=sys.stderr)
         return 2
 
-    print(f"machine: {machine()}")
+    print(f"machine: {machine()}; load average at start: {os.getloadavg()[0]:.2f}")
     results: dict[str, tuple[WrkResult, dict[str, object]]] = {}
     with EmbeddedBroker() as broker, tempfile.TemporaryDirectory(prefix="ingest-bench-") as tmp:
         lua = write_lua_script(Path(tmp))
@@ -242,15 +252,19 @@ def main(argv: Sequence[str] | None = None) -> int:
                     str(port),
                 ]
                 command += uvicorn_options
-            with server(command, port, env):
+            with server(command, port, env) as pid:
                 wrk(port, lua, args.connections, 2)  # warm-up: connections, topic metadata, caches
+                cpu_before = cpu_seconds(pid)
                 closed = wrk(port, lua, args.connections, args.seconds)
+                cpu = cpu_seconds(pid) - cpu_before
                 steady = open_loop(port, args.rate, args.seconds)
             results[name] = (closed, steady)
+            # CPU per request of the server process: steadier than req/s when the machine is shared.
+            cpu_us = cpu / max(1.0, closed.requests_per_second * args.seconds) * 1e6
             print(
                 f"{name:14} wrk -c{args.connections}: {closed.requests_per_second:9.0f} req/s  "
                 f"p50 {closed.p50_ms:6.2f} ms  p99 {closed.p99_ms:6.2f} ms  non-2xx {closed.non_2xx}  "
-                f"{closed.socket_errors}"
+                f"server CPU {cpu_us:5.1f} µs/request  {closed.socket_errors}"
             )
             print(
                 f"{'':14} open loop {args.rate}/s: achieved {steady['achieved_rps']:.0f} req/s  "

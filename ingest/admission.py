@@ -11,6 +11,7 @@ from enum import StrEnum
 from types import MappingProxyType
 from typing import Final
 
+from ingest.keyscan import scan
 from smsc.errors import DecodeError, FieldError, SignatureError
 from smsc.kinds import CallbackKind, classify, message_key
 from smsc.signature import verify_signature
@@ -57,7 +58,11 @@ def admit(
 
     An account without a secret stores whatever it gets, even an undecodable body (with a null key):
     raw first, the stream parser dead-letters what it cannot read and a fixed parser can replay it.
+    Without a secret only the kind, format and key are needed: the scanner finds them without decoding
+    every parameter (the same answer by contract), and the full decoder runs only when it is unsure.
     """
+    if secret is None and (scanned := scan(body, query_string, content_type, limits=limits)) is not None:
+        return Verdict(None, scanned.kind, scanned.body_format, scanned.key)
     try:
         decoded = decode_request(body, query_string, content_type, limits=limits)
     except DecodeError:

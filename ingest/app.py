@@ -14,17 +14,19 @@ import time
 from collections.abc import Awaitable, Callable, MutableMapping
 from typing import Any, Final
 
-from prometheus_client import CONTENT_TYPE_LATEST, REGISTRY, CollectorRegistry, generate_latest
+from prometheus_client import CONTENT_TYPE_LATEST, REGISTRY, CollectorRegistry, Counter, generate_latest
 from prometheus_client.multiprocess import MultiProcessCollector
 
 from ingest.accounts import DEFAULT_ACCOUNT, UNKNOWN_ACCOUNT_LABEL
 from ingest.admission import STATUS_OF, Reason, Verdict, admit
+from ingest.deadline import Deadlines
 from ingest.errors import PublishError
 from ingest.metrics import UNKNOWN, IngestMetrics
 from ingest.publisher import Publisher
 from ingest.settings import IngestSettings
+from smsc.kinds import CallbackKind
 from smsc.raw_record import RawRecord
-from smsc.wire import Limits
+from smsc.wire import BodyFormat, Limits
 
 logger = logging.getLogger(__name__)
 
@@ -37,6 +39,7 @@ CALLBACK_PATH: Final = "/smsc/callback"
 _ACCOUNT_PREFIX: Final = CALLBACK_PATH + "/"
 
 _TEXT: Final = (b"content-type", b"text/plain; charset=utf-8")
+_REQUEST_ID: Final = b"x-request-id"
 _ANSWERS: Final = {
     200: b"OK\n",
     400: b"undecodable body\n",
@@ -45,6 +48,15 @@ _ANSWERS: Final = {
     405: b"method not allowed\n",
     413: b"body too large\n",
     503: b"not stored, try again later\n",
+}
+# Built once: a callback's answer only adds its X-Request-Id to these (uvicorn copies the header list
+# and never changes a message it is given, so the body messages are shared by every request).
+_ANSWER_HEADERS: Final = {
+    status: ((b"content-type", _TEXT[1]), (b"content-length", str(len(body)).encode("ascii")))
+    for status, body in _ANSWERS.items()
+}
+_ANSWER_BODIES: Final = {
+    status: {"type": "http.response.body", "body": body} for status, body in _ANSWERS.items()
 }
 
 
@@ -72,6 +84,10 @@ class IngestApp:
         self._registry = registry
         self._multiprocess_dir = multiprocess_dir
         self._metrics = IngestMetrics(registry, accounts)
+        # labels() hashes and locks on every call; the children are few (bounded labels), so keep them.
+        self._request_counters: dict[tuple[str, CallbackKind | None, BodyFormat | None, int], Counter] = {}
+        self._observe_duration = self._metrics.request_duration.observe
+        self._deadlines = Deadlines(settings.deadline_seconds)
         self._limits = Limits(max_body_bytes=settings.max_body_bytes)
         self._deadline = settings.deadline_seconds
         self._raw_topic = settings.raw_topic
@@ -138,19 +154,17 @@ class IngestApp:
 
     async def _store(self, record: RawRecord, key: bytes | None) -> int:
         """200 once the broker acknowledged the record, 503 when it did not within the deadline."""
-        try:
-            async with asyncio.timeout(self._deadline):
-                await self._publisher.publish(self._raw_topic, key, record.body, record.to_headers())
-        except (TimeoutError, PublishError) as exc:
-            self._metrics.broker_errors.inc()
-            logger.warning(
-                "callback not stored, answered 503 account=%s request_id=%s error=%s",
-                record.account,
-                record.request_id,
-                _describe(exc, self._deadline),
-            )
-            return 503
-        return 200
+        error = await self._deliver(self._raw_topic, key, record)
+        if error is None:
+            return 200
+        self._metrics.broker_errors.inc()
+        logger.warning(
+            "callback not stored, answered 503 account=%s request_id=%s error=%s",
+            record.account,
+            record.request_id,
+            error,
+        )
+        return 503
 
     async def _reject(self, record: RawRecord, reason: Reason, label: str) -> int:
         """Keep a copy in the rejected topic (best effort, within the deadline), then refuse."""
@@ -162,17 +176,27 @@ class IngestApp:
             record.request_id,
             record.remote_addr,
         )
-        try:
-            async with asyncio.timeout(self._deadline):
-                await self._publisher.publish(self._rejected_topic, None, record.body, record.to_headers())
-        except (TimeoutError, PublishError) as exc:
+        error = await self._deliver(self._rejected_topic, None, record)
+        if error is not None:
             self._metrics.broker_errors.inc()
-            logger.error(
-                "rejected callback not kept request_id=%s error=%s",
-                record.request_id,
-                _describe(exc, self._deadline),
-            )
+            logger.error("rejected callback not kept request_id=%s error=%s", record.request_id, error)
         return STATUS_OF[reason]
+
+    async def _deliver(self, topic: str, key: bytes | None, record: RawRecord) -> str | None:
+        """None once the broker acknowledged the record; else why not: no ack within the deadline, or
+        the producer refused it."""
+        deadline = self._deadlines.start()
+        try:
+            await self._publisher.publish(topic, key, record.body, record.to_headers())
+        except asyncio.CancelledError:
+            if deadline.caused_cancellation():
+                return f"no ack within {self._deadline}s"
+            raise
+        except PublishError as exc:
+            return str(exc)
+        finally:
+            deadline.finish()
+        return None
 
     async def _read_body(self, receive: Receive, content_length: int | None) -> tuple[bytes, bool]:
         """The body, and whether it is complete; past the limit, only its first `max_body_bytes`."""
@@ -197,10 +221,19 @@ class IngestApp:
                 return b"".join(chunks), True
 
     def _count(self, label: str, verdict: Verdict | None, status: int, started: float) -> None:
-        kind = verdict.kind.value if verdict is not None and verdict.kind is not None else UNKNOWN
-        body_format = verdict.body_format.value if verdict is not None and verdict.body_format else UNKNOWN
-        self._metrics.requests.labels(label, kind, body_format, str(status)).inc()
-        self._metrics.request_duration.observe(time.perf_counter() - started)
+        kind = verdict.kind if verdict is not None else None
+        body_format = verdict.body_format if verdict is not None else None
+        counter = self._request_counters.get((label, kind, body_format, status))
+        if counter is None:
+            counter = self._metrics.requests.labels(
+                label,
+                kind.value if kind is not None else UNKNOWN,
+                body_format.value if body_format is not None else UNKNOWN,
+                str(status),
+            )
+            self._request_counters[label, kind, body_format, status] = counter
+        counter.inc()
+        self._observe_duration(time.perf_counter() - started)
 
     # -- operations ----------------------------------------------------------------------------------
 
@@ -268,16 +301,14 @@ def _content_headers(scope: Scope) -> tuple[str | None, int | None]:
     return content_type, content_length
 
 
-def _describe(exc: TimeoutError | PublishError, deadline: float) -> str:
-    return str(exc) if isinstance(exc, PublishError) else f"no ack within {deadline}s"
-
-
 async def _answer(
     send: Send, status: int, request_id: str | None, extra: tuple[tuple[bytes, bytes], ...] = ()
 ) -> None:
+    headers = [*_ANSWER_HEADERS[status], *extra]
     if request_id is not None:
-        extra = ((b"x-request-id", request_id.encode("ascii")), *extra)
-    await _respond(send, status, _ANSWERS[status], extra=extra)
+        headers.append((_REQUEST_ID, request_id.encode("ascii")))
+    await send({"type": "http.response.start", "status": status, "headers": headers})
+    await send(_ANSWER_BODIES[status])
 
 
 async def _respond(
