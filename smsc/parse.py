@@ -50,6 +50,13 @@ _VOICE_MENU_FIELDS: Final = ("calltime", "callmenu", "ringtime")
 _STATUS_FIELDS: Final = frozenset(
     ("id", "phone", "status", "ts", "time", "err", "syserr", "cnt", "type", "cost", "flag", "sender", "dtmf")
 ).union(("cmt",), _HLR_FIELDS, _VOICE_MENU_FIELDS)
+# `extra` of a status skips these; a superset of the signature fields, so that test is the same.
+_STATUS_NOT_EXTRA: Final = _STATUS_FIELDS | _SIGNATURE_FIELDS
+_ALGORITHMS: Final = tuple((algorithm, algorithm.value) for algorithm in SignatureAlgorithm)
+_NO_MENU: Final = VoiceMenu()
+#: Parsed times by text: callbacks of one second share their `ts`/`time`, and a `datetime` is immutable.
+_TIME_CACHE: Final[dict[tuple[str, tzinfo | None], datetime]] = {}
+_TIME_CACHE_MAX: Final = 4096
 
 T = TypeVar("T")
 
@@ -84,7 +91,7 @@ class _Params:
 
     def optional(self, name: str, convert: Callable[[str, str], T]) -> T | None:
         value = self.params.get(name)
-        if value is None or not value.strip():
+        if not value or not _present(value):
             return None
         return convert(value, name)
 
@@ -107,56 +114,86 @@ class _Params:
         )
 
     def signature(self) -> Signature | None:
-        for algorithm in SignatureAlgorithm:
-            value = self.params.get(algorithm.value)
+        params = self.params
+        for algorithm, name in _ALGORITHMS:
+            value = params.get(name)
             if value:
                 return Signature(algorithm, value.strip())
         return None
 
 
 def _status(p: _Params) -> StatusCallback:
-    hlr_values = {name: p.params.get(name, "").strip() for name in _HLR_FIELDS}
-    hlr = (
-        HlrResult(
-            imsi=hlr_values["imsi"] or None,
-            msc=hlr_values["msc"] or None,
-            mcc=p.optional("mcc", _country_code),
-            mnc=p.optional("mnc", _network_code),
-            country=hlr_values["cn"] or None,
-            network=hlr_values["net"] or None,
-            roaming_country=hlr_values["rcn"] or None,
-            roaming_network=hlr_values["rnet"] or None,
+    params = p.params
+    # Most statuses carry no HLR and no voice-menu field: one membership test each instead of building
+    # both objects. Where one is present, every field is read and checked as before.
+    hlr: HlrResult | None = None
+    if any(name in params for name in _HLR_FIELDS):
+        hlr_values = {name: params.get(name, "").strip() for name in _HLR_FIELDS}
+        if any(hlr_values.values()):
+            hlr = HlrResult(
+                imsi=hlr_values["imsi"] or None,
+                msc=hlr_values["msc"] or None,
+                mcc=p.optional("mcc", _country_code),
+                mnc=p.optional("mnc", _network_code),
+                country=hlr_values["cn"] or None,
+                network=hlr_values["net"] or None,
+                roaming_country=hlr_values["rcn"] or None,
+                roaming_network=hlr_values["rnet"] or None,
+            )
+    menu: VoiceMenu | None = None
+    if any(name in params for name in _VOICE_MENU_FIELDS):
+        menu = VoiceMenu(
+            calltime_seconds=p.optional("calltime", parse_duration),
+            callmenu=p.optional("callmenu", _text),
+            ringtime_seconds=p.optional("ringtime", parse_duration),
         )
-        if any(hlr_values.values())
-        else None
-    )
-    menu = VoiceMenu(
-        calltime_seconds=p.optional("calltime", parse_duration),
-        callmenu=p.optional("callmenu", _text),
-        ringtime_seconds=p.optional("ringtime", parse_duration),
-    )
-    cmt = p.params.get("cmt") or None
+        if menu == _NO_MENU:
+            menu = None
+    # The fields every status has, read inline: a call of `optional` per field was a third of parsing.
+    # Same order of checks as the declaration below had, so a callback with several bad fields is
+    # refused for the same one.
+    get = params.get
+    id_ = p.required("id", _identifier)
+    phone = p.required("phone", _phone)
+    status = p.required("status", _int)
+    time_ = p.time
+    ts = time_(value, "ts") if (value := get("ts")) and _present(value) else None
+    at = time_(value, "time") if (value := get("time")) and _present(value) else None
+    err = _non_negative(value, "err") if (value := get("err")) and _present(value) else 0
+    syserr = value.strip() if (value := get("syserr")) and _present(value) else None
+    cnt = _non_negative(value, "cnt") if (value := get("cnt")) and _present(value) else None
+    type_ = _non_negative(value, "type") if (value := get("type")) and _present(value) else None
+    cost = parse_cost(value) if (value := get("cost")) and _present(value) else None
+    flag = _flag(value, "flag") if (value := get("flag")) and _present(value) else None
+    sender = value.strip() if (value := get("sender")) and _present(value) else None
+    dtmf = value.strip() if (value := get("dtmf")) and _present(value) else None
+    cmt = get("cmt") or None
     return StatusCallback(
-        id=p.required("id", _identifier),
-        phone=p.required("phone", _phone),
-        status=p.required("status", _int),
-        ts=p.optional("ts", p.time),
-        time=p.optional("time", p.time),
-        err=p.optional("err", _non_negative) or 0,
-        syserr=p.optional("syserr", _text),
-        cnt=p.optional("cnt", _non_negative),
-        type=p.optional("type", _non_negative),
-        cost=p.optional("cost", parse_cost),
-        flag=p.optional("flag", _flag),
-        sender=p.optional("sender", _text),
-        dtmf=p.optional("dtmf", _text),
+        id=id_,
+        phone=phone,
+        status=status,
+        ts=ts,
+        time=at,
+        err=err or 0,
+        syserr=syserr,
+        cnt=cnt,
+        type=type_,
+        cost=cost,
+        flag=flag,
+        sender=sender,
+        dtmf=dtmf,
         cmt=cmt,
         overtime_seconds=parse_overtime(cmt) if cmt else None,
         hlr=hlr,
-        voice_menu=menu if menu != VoiceMenu() else None,
+        voice_menu=menu,
         signature=p.signature(),
-        extra=p.extra(_STATUS_FIELDS),
+        extra=p.extra(_STATUS_NOT_EXTRA),
     )
+
+
+def _present(value: str) -> bool:
+    """Not blank (`optional`'s test); only a value starting with whitespace needs the strip."""
+    return not value[0].isspace() or bool(value.strip())
 
 
 def _incoming(p: _Params) -> IncomingSms:
@@ -207,6 +244,9 @@ def _phone(value: str, field: str) -> str:
 
 def _int(value: str, field: str) -> int:
     text = value.strip()
+    digits = text[1:] if text[:1] in ("+", "-") else text
+    if 0 < len(digits) <= 18 and digits.isascii() and digits.isdigit():
+        return int(text)  # what the pattern below admits, below MAX_INT by its length
     if not _INT.fullmatch(text) or abs(number := int(text)) > MAX_INT:
         raise FieldError(f"{text[:30]!r} is not an integer", field=field)
     return number
@@ -252,10 +292,17 @@ def parse_time(value: str, *, field: str, tz: tzinfo) -> datetime:
     """Unix seconds, or `DD.MM.YY hh:mm:ss` (also `DD.MM.YYYY`) in the account's zone -> aware UTC."""
     text = value.strip()
     if _UNIX.fullmatch(text):
+        cached = _TIME_CACHE.get((text, None))
+        if cached is not None:
+            return cached
         seconds = float(text) if "." in text else int(text)
         if seconds > _LATEST_UNIX:
             raise FieldError(f"{text} is not a plausible Unix time", field=field)
-        return datetime.fromtimestamp(seconds, UTC)
+        return _cache_time((text, None), datetime.fromtimestamp(seconds, UTC))
+    # Only zones known to hash by value are cached: an arbitrary tzinfo may not be hashable.
+    key = (text, tz) if type(tz) is ZoneInfo else None
+    if key is not None and (cached := _TIME_CACHE.get(key)) is not None:
+        return cached
     match = _LOCAL_TIME.fullmatch(text)
     if not match:
         raise FieldError(f"{text[:30]!r} is neither Unix seconds nor DD.MM.YY hh:mm:ss", field=field)
@@ -266,7 +313,15 @@ def parse_time(value: str, *, field: str, tz: tzinfo) -> datetime:
         local = datetime(year, month, day, hour, minute, second, tzinfo=tz)
     except ValueError as exc:
         raise FieldError(f"{text!r} is not a valid date and time ({exc})", field=field) from None
-    return local.astimezone(UTC)
+    result = local.astimezone(UTC)
+    return result if key is None else _cache_time(key, result)
+
+
+def _cache_time(key: tuple[str, tzinfo | None], value: datetime) -> datetime:
+    if len(_TIME_CACHE) >= _TIME_CACHE_MAX:
+        _TIME_CACHE.clear()  # times move on: the old ones are not needed again
+    _TIME_CACHE[key] = value
+    return value
 
 
 def parse_duration(value: str, field: str) -> int:

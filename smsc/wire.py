@@ -10,11 +10,11 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import Iterable, Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from enum import StrEnum
 from types import MappingProxyType
-from typing import Final
+from typing import Final, cast
 from urllib.parse import unquote_to_bytes
 from xml.etree.ElementTree import Element
 
@@ -128,11 +128,14 @@ def _query_bytes(query_string: str | bytes) -> bytes:
         ) from None
 
 
+_SNIFFED: Final = {b"<": BodyFormat.XML, b"{": BodyFormat.JSON, b"[": BodyFormat.JSON}
+
+
 def _body_format(body: bytes, query_fmt: str | None, content_type: str | None) -> BodyFormat:
     """The body's own first byte decides; `fmt` and a JSON or XML Content-Type must not contradict it."""
     first = body.lstrip(_WS)[:1]
     # No form SMSC sends starts with `[`: sniffed as JSON, it is refused as "not an object", not misread.
-    sniffed = {b"<": BodyFormat.XML, b"{": BodyFormat.JSON, b"[": BodyFormat.JSON}.get(first)
+    sniffed = _SNIFFED.get(first)
     declared = None
     if query_fmt is not None:
         declared = FMT_VALUES.get(query_fmt.strip())
@@ -248,13 +251,9 @@ def _leaf_text(element: Element) -> str:
 def _decode_json(raw: bytes, charset: str) -> list[tuple[str, str]]:
     text = _text(raw, charset, field="body")
     try:
-        document = json.loads(
-            text,
-            parse_float=str,  # keep the sender's digits: 1.10 stays "1.10", no float rounding
-            parse_int=str,
-            parse_constant=_reject_constant,
-            object_pairs_hook=_pairs,
-        )
+        if text.startswith("\ufeff"):  # what `json.loads` refuses before decoding; `decode` does not
+            raise json.JSONDecodeError("Unexpected UTF-8 BOM (decode using utf-8-sig)", text, 0)
+        document = _JSON_DECODER.decode(text)
     except json.JSONDecodeError as exc:
         raise DecodeError(
             f"malformed JSON: {exc.msg} at line {exc.lineno} column {exc.colno}", field="body"
@@ -263,6 +262,10 @@ def _decode_json(raw: bytes, charset: str) -> list[tuple[str, str]]:
         raise DecodeError("JSON nested too deeply", field="body") from None
     if not isinstance(document, _JsonObject):
         raise DecodeError("JSON body is not an object of parameters", field="body")
+    # The usual body: flat string members, no `\u` escape (decoded bytes cannot hold a lone surrogate,
+    # only an escape can spell one). It is already the answer; anything else takes the checks below.
+    if "\\u" not in text and all(name and type(value) is str for name, value in document):
+        return cast(list[tuple[str, str]], document)
     return [_json_parameter(name, value) for name, value in document]
 
 
@@ -276,6 +279,15 @@ def _pairs(pairs: list[tuple[str, object]]) -> _JsonObject:
 
 def _reject_constant(name: str) -> object:
     raise DecodeError(f"{name} is not a valid parameter value", field="body")
+
+
+# One decoder for every body: `json.loads` with options builds a new one per call.
+_JSON_DECODER: Final = json.JSONDecoder(
+    parse_float=str,  # keep the sender's digits: 1.10 stays "1.10", no float rounding
+    parse_int=str,
+    parse_constant=_reject_constant,
+    object_pairs_hook=_pairs,
+)
 
 
 def _json_parameter(name: str, value: object) -> tuple[str, str]:
@@ -308,8 +320,18 @@ def _text(raw: bytes, charset: str, *, field: str) -> str:
 
 
 def _merge(
-    query_params: Iterable[tuple[str, str]], body_params: Iterable[tuple[str, str]], limits: Limits
+    query_params: Sequence[tuple[str, str]], body_params: Sequence[tuple[str, str]], limits: Limits
 ) -> dict[str, str]:
+    if not query_params:
+        # The usual request: no query string, no repeated name, nothing near a limit. Any of those takes
+        # the loop below, which raises the same error for the same first offence as always.
+        fast = dict(body_params)
+        if (
+            len(fast) <= limits.max_parameters
+            and len(fast) == len(body_params)
+            and (not fast or max(map(len, fast)) <= limits.max_name_chars)
+        ):
+            return fast
     merged: dict[str, str] = {}
     for name, value in (*query_params, *body_params):
         if len(name) > limits.max_name_chars:

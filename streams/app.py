@@ -20,7 +20,7 @@ from collections.abc import Iterable
 from typing import Any, Final
 
 import faust
-from aiokafka import AIOKafkaConsumer, TopicPartition
+from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
 from faust.sensors.prometheus import setup_prometheus_sensors
 from prometheus_client import REGISTRY, CollectorRegistry
 
@@ -66,6 +66,7 @@ class Sidecar:
         self._owned: frozenset[int] = frozenset()  # exposed on /metrics
         self._active: frozenset[int] = frozenset()  # being processed by the loop
         self._generation = 0
+        self._producer: AIOKafkaProducer | None = None  # events and dead letters, started by run()
         self._running = asyncio.Event()
         self._idle = asyncio.Event()
         self._idle.set()
@@ -120,7 +121,19 @@ class Sidecar:
             auto_offset_reset="earliest",
             client_id=f"{settings.app_id}-sidecar",
         )
+        # Its own producer, not Faust's: record batches per partition (Faust's sends one record at a time,
+        # through its sensors). Same delivery guarantee: acks from all replicas, awaited per batch. No
+        # linger: the batches are complete when submitted, and the loop waits for their acks.
+        producer = AIOKafkaProducer(
+            bootstrap_servers=settings.kafka_bootstrap_servers,
+            acks="all",
+            linger_ms=0,
+            max_batch_size=512 * 1024,
+            client_id=f"{settings.app_id}-sidecar",
+        )
         await consumer.start()
+        await producer.start()
+        self._producer = producer
         try:
             while True:
                 await self._running.wait()
@@ -141,6 +154,7 @@ class Sidecar:
                 finally:
                     self._idle.set()
         finally:
+            await producer.stop()
             await consumer.stop()
 
     async def _take_ownership(self, consumer: AIOKafkaConsumer) -> None:
@@ -192,14 +206,22 @@ class Sidecar:
         return await _last_raw_offset(self.settings.kafka_bootstrap_servers, topic, partition)
 
     async def _process(self, batch: dict[TopicPartition, list[Any]]) -> None:
-        producer = self.app.producer
-        deliveries = []
+        producer = self._producer
+        assert producer is not None, "run() starts the producer"
+        events_topic, dead_topic = self.settings.events_topic, self.settings.dead_topic
+        deliveries: list[Any] = []
         for tp, records in batch.items():
             processor = self.processors.get(tp.partition)
             if processor is None:
                 continue
-            emitted_events = self._emitted_events.get(tp.partition, -1)
-            emitted_dead = self._emitted_dead.get(tp.partition, -1)
+            partition = tp.partition
+            emitted_events = self._emitted_events.get(partition, -1)
+            emitted_dead = self._emitted_dead.get(partition, -1)
+            # One record batch per output partition instead of a send (and a future) per record: the
+            # per-record send was ~6 % of the worker. The events of a partition keep their offset order.
+            events = _Outgoing(producer, events_topic, partition, deliveries)
+            dead = _Outgoing(producer, dead_topic, partition, deliveries)
+            process = processor.process
             for record in records:
                 headers = list(record.headers)
                 try:
@@ -212,9 +234,9 @@ class Sidecar:
                     result_reason, event = f"raw record: {exc}", None
                     verdict = Verdict.DEAD
                 else:
-                    result = processor.process(
+                    result = process(
                         SourceRecord(
-                            partition=tp.partition,
+                            partition=partition,
                             offset=record.offset,
                             body=raw.body,
                             query_string=raw.query_string,
@@ -224,26 +246,16 @@ class Sidecar:
                         )
                     )
                     verdict, event, result_reason = result.verdict, result.event, result.reason or ""
-                offset_header = (RAW_OFFSET_HEADER, str(record.offset).encode())
                 # Emitted before a crash or a rebalance: that topic has it already.
                 if verdict is Verdict.EVENT and event is not None and record.offset > emitted_events:
-                    deliveries.append(
-                        await producer.send(
-                            self.settings.events_topic, record.key, event, tp.partition, None, [offset_header]
-                        )
-                    )
+                    offset_header = (RAW_OFFSET_HEADER, str(record.offset).encode())
+                    await events.append(record.key, event, [offset_header])
                 elif verdict is Verdict.DEAD and record.offset > emitted_dead:
+                    offset_header = (RAW_OFFSET_HEADER, str(record.offset).encode())
                     dead_headers = [*headers, offset_header, (REASON_HEADER, result_reason.encode())]
-                    deliveries.append(
-                        await producer.send(
-                            self.settings.dead_topic,
-                            record.key,
-                            record.value,
-                            tp.partition,
-                            None,
-                            dead_headers,
-                        )
-                    )
+                    await dead.append(record.key, record.value, dead_headers)
+            await events.flush()
+            await dead.flush()
         if deliveries:
             await asyncio.gather(*deliveries)
 
@@ -279,6 +291,35 @@ class Sidecar:
         else:
             self.table.data[raw_key] = value
         return self.table.send_changelog(partition, raw_key, value)
+
+
+class _Outgoing:
+    """The records of one batch for one output partition, sent as record batches."""
+
+    __slots__ = ("_batch", "_deliveries", "_partition", "_producer", "_topic")
+
+    def __init__(self, producer: AIOKafkaProducer, topic: str, partition: int, deliveries: list[Any]) -> None:
+        self._producer = producer
+        self._topic = topic
+        self._partition = partition
+        self._deliveries = deliveries
+        self._batch: Any = None
+
+    async def append(self, key: bytes | None, value: bytes | None, headers: list[tuple[str, bytes]]) -> None:
+        if self._batch is None:
+            self._batch = self._producer.create_batch()
+        if self._batch.append(key=key, value=value, timestamp=None, headers=headers) is None:
+            await self.flush()  # full: send it, and start the next one with this record
+            self._batch = self._producer.create_batch()
+            if self._batch.append(key=key, value=value, timestamp=None, headers=headers) is None:
+                raise ValueError(f"a record of {len(value or b'')} bytes does not fit in a record batch")
+
+    async def flush(self) -> None:
+        if self._batch is not None and self._batch.record_count():
+            self._deliveries.append(
+                await self._producer.send_batch(self._batch, self._topic, partition=self._partition)
+            )
+        self._batch = None
 
 
 async def _last_raw_offset(bootstrap: str, topic: str, partition: int) -> int:

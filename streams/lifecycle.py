@@ -6,9 +6,11 @@ are counted once, from the first status that carries them (shared/smsc-codes.md)
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from dataclasses import dataclass
 from decimal import Decimal
 from enum import IntFlag
+from typing import Final
 
 from smsc.codes import Outcome
 
@@ -63,23 +65,147 @@ class Transition:
 
 def advance(state: MessageState, outcome: Outcome, *, has_cost: bool, has_hlr: bool) -> Transition:
     """Apply one (deduplicated) status to the message; returns what is to be counted now."""
+    counted, final, engagement, count_cost, count_hlr = step(int(state.counted), outcome, has_cost, has_hlr)
+    state.counted = Counted(counted)
+    return Transition(final=final, engagement=engagement, count_cost=count_cost, count_hlr=count_hlr)
+
+
+# Plain ints: `IntFlag` arithmetic builds an enum member per operation, which the hot path cannot afford.
+_FINAL_BITS: Final = {outcome: int(flag) for outcome, flag in _FINAL_FLAG.items()}
+_ENGAGEMENT_BITS: Final = {outcome: int(flag) for outcome, flag in _ENGAGEMENT_FLAG.items()}
+_FINAL: Final = int(Counted.FINAL)
+_DELIVERED: Final = int(Counted.DELIVERED)
+_COST: Final = int(Counted.COST)
+_HLR: Final = int(Counted.HLR)
+
+
+def step(
+    counted: int, outcome: Outcome, has_cost: bool, has_hlr: bool
+) -> tuple[int, Outcome | None, Outcome | None, bool, bool]:
+    """`advance` on the bare `Counted` bits: (new bits, final, engagement, count cost, count hlr)."""
     final: Outcome | None = None
     engagement: Outcome | None = None
-    if outcome in _FINAL_FLAG and not state.is_final:
-        final = outcome
-        state.counted |= _FINAL_FLAG[outcome]
-    elif outcome in _ENGAGEMENT_FLAG:
-        flag = _ENGAGEMENT_FLAG[outcome]
-        if not state.counted & flag:
+    bit = _FINAL_BITS.get(outcome)
+    if bit is not None:
+        if not counted & _FINAL:
+            final = outcome
+            counted |= bit
+    elif (bit := _ENGAGEMENT_BITS.get(outcome)) is not None:
+        if not counted & bit:
             engagement = outcome
-            state.counted |= flag
-        if not state.is_final:  # read or clicked without a delivered status: delivered, once
+            counted |= bit
+        if not counted & _FINAL:  # read or clicked without a delivered status: delivered, once
             final = Outcome.DELIVERED
-            state.counted |= Counted.DELIVERED
-    count_cost = has_cost and not state.counted & Counted.COST
+            counted |= _DELIVERED
+    count_cost = has_cost and not counted & _COST
     if count_cost:
-        state.counted |= Counted.COST
-    count_hlr = has_hlr and not state.counted & Counted.HLR
+        counted |= _COST
+    count_hlr = has_hlr and not counted & _HLR
     if count_hlr:
-        state.counted |= Counted.HLR
-    return Transition(final=final, engagement=engagement, count_cost=count_cost, count_hlr=count_hlr)
+        counted |= _HLR
+    return counted, final, engagement, count_cost, count_hlr
+
+
+#: (first seen, epoch seconds; message type; `Counted` bits; the cost counted, if any)
+Unpacked = tuple[int, int, int, Decimal | None]
+
+_COUNTED_BITS: Final = 7
+_TYPE_BITS: Final = 8
+_COST_BITS: Final = 16
+_TYPE_SHIFT: Final = _COUNTED_BITS
+_COST_SHIFT: Final = _TYPE_SHIFT + _TYPE_BITS
+_FIRST_SEEN_SHIFT: Final = _COST_SHIFT + _COST_BITS
+_COUNTED_MASK: Final = (1 << _COUNTED_BITS) - 1
+_TYPE_MASK: Final = (1 << _TYPE_BITS) - 1
+_COST_MASK: Final = (1 << _COST_BITS) - 1
+
+
+class MessageTable:
+    """The in-flight messages of a partition, by key, each packed into one int.
+
+    Memory decides the layout: a million in-flight messages is normal, and a `MessageState` object per
+    message (~200 B with its boxed fields and a Decimal) is most of the state. Packed: first seen (any
+    sign: Python's shifts are arithmetic) | cost id | type | counted bits, one ~36 B int. Costs are
+    interned (a few distinct prices in practice): id 0 is "no cost". A message whose type does not fit
+    8 bits, or whose cost arrives once 65,535 distinct costs are interned, is kept as a `MessageState`,
+    so nothing is ever approximated. Interned costs are kept by their text, so `1.5` and `1.50` stay
+    distinct (the sums keep the sender's digits).
+    """
+
+    __slots__ = ("_cost_ids", "_costs", "_states")
+
+    def __init__(self) -> None:
+        self._states: dict[str, int | MessageState] = {}
+        self._costs: list[Decimal | None] = [None]
+        self._cost_ids: dict[str, int] = {}
+
+    def __len__(self) -> int:
+        return len(self._states)
+
+    def __contains__(self, key: object) -> bool:
+        return key in self._states
+
+    def get(self, key: str) -> Unpacked | None:
+        packed = self._states.get(key)
+        if packed is None:
+            return None
+        if type(packed) is int:
+            return (
+                packed >> _FIRST_SEEN_SHIFT,
+                (packed >> _TYPE_SHIFT) & _TYPE_MASK,
+                packed & _COUNTED_MASK,
+                self._costs[(packed >> _COST_SHIFT) & _COST_MASK],
+            )
+        assert isinstance(packed, MessageState)
+        return packed.first_seen_s, packed.type, int(packed.counted), packed.cost
+
+    def set(self, key: str, first_seen_s: int, type_: int, counted: int, cost: Decimal | None) -> None:
+        cost_id = 0 if cost is None else self._cost_id(cost)
+        if cost_id < 0 or not 0 <= type_ <= _TYPE_MASK:
+            self._states[key] = MessageState(first_seen_s, type_, Counted(counted), cost)
+            return
+        self._states[key] = (
+            (first_seen_s << _FIRST_SEEN_SHIFT) | (cost_id << _COST_SHIFT) | (type_ << _TYPE_SHIFT) | counted
+        )
+
+    def pop(self, key: str) -> None:
+        self._states.pop(key, None)
+
+    def items(self) -> Iterator[tuple[str, Unpacked]]:
+        for key in self._states:
+            unpacked = self.get(key)
+            assert unpacked is not None
+            yield key, unpacked
+
+    def rows(self) -> list[list[object]]:
+        """[key, first seen, type, counted, cost text or None] per message: the snapshot's rows."""
+        costs = [None if cost is None else str(cost) for cost in self._costs]
+        rows: list[list[object]] = []
+        append = rows.append
+        for key, packed in self._states.items():
+            if type(packed) is int:
+                append(
+                    [
+                        key,
+                        packed >> _FIRST_SEEN_SHIFT,
+                        (packed >> _TYPE_SHIFT) & _TYPE_MASK,
+                        packed & _COUNTED_MASK,
+                        costs[(packed >> _COST_SHIFT) & _COST_MASK],
+                    ]
+                )
+            else:
+                assert isinstance(packed, MessageState)
+                cost = None if packed.cost is None else str(packed.cost)
+                append([key, packed.first_seen_s, packed.type, int(packed.counted), cost])
+        return rows
+
+    def _cost_id(self, cost: Decimal) -> int:
+        """The interned id of this cost, or -1 when the table is full."""
+        text = str(cost)
+        cost_id = self._cost_ids.get(text)
+        if cost_id is None:
+            if len(self._costs) > _COST_MASK:
+                return -1
+            cost_id = self._cost_ids[text] = len(self._costs)
+            self._costs.append(cost)
+        return cost_id
