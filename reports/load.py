@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
 from typing import Final
 
@@ -93,21 +94,79 @@ def load_table(
 
     `categorical`: more text columns to read as dictionaries (the reports read `key` so).
     """
+    return open_scan(kind, since, until, filters, root, categorical, columns).table(columns)
+
+
+@dataclass(frozen=True, slots=True)
+class Scan:
+    """One listing of the archive and one filter, scanned as often as needed: every scan of it yields the
+    same rows in the same order (files in listed order, row groups and rows in file order), so columns
+    read in separate passes line up row for row (the reports read `key` alone first; see catalog)."""
+
+    kind: str
+    start: datetime | None
+    end: datetime | None
+    data: ds.Dataset
+    expression: ds.Expression | None
+
+    def table(self, columns: Sequence[str] | None = None) -> pa.Table:
+        """The rows of the columns asked; `EmptyRangeError` if none. `key` comes in one chunk."""
+        _check_columns(columns)
+        table = self.data.to_table(
+            columns=list(columns) if columns is not None else None, filter=self.expression
+        )
+        if table.num_rows == 0:
+            raise EmptyRangeError(self.kind, self.start, self.end)
+        return _contiguous_key(table)
+
+    def rows(self, columns: Sequence[str], keep: pa.Array) -> pa.Table:
+        """The rows where `keep` (one boolean per row of an earlier pass, in scan order) is true, filtered
+        batch by batch as the scan yields them: the rows dropped are never all in memory at once. A scan
+        of another length than `keep` (a file changed between the passes) raises `RuntimeError` rather
+        than misalign rows."""
+        _check_columns(columns)
+        expected = len(keep)
+        scanner = self.data.scanner(columns=list(columns), filter=self.expression)
+        kept: list[pa.RecordBatch] = []
+        seen = 0
+        changed = f"the archive changed between two scans of it ({expected} rows before)"
+        for batch in scanner.to_batches():
+            if seen + batch.num_rows > expected:
+                raise RuntimeError(changed)
+            kept.append(batch.filter(keep.slice(seen, batch.num_rows)))
+            seen += batch.num_rows
+        if seen != expected:
+            raise RuntimeError(changed)
+        return pa.Table.from_batches(kept, schema=scanner.projected_schema)
+
+
+def open_scan(
+    kind: str,
+    since: Moment | None = None,
+    until: Moment | None = None,
+    filters: ds.Expression | None = None,
+    root: str = DEFAULT_ARCHIVE_ROOT,
+    categorical: Sequence[str] = (),
+    columns: Sequence[str] | None = None,
+) -> Scan:
+    """The files of `kind` listed once, with the time range and `filters` as one scan filter (`columns`:
+    checked here already, for the error order of `load_table`)."""
     start, end = to_utc(since, option="since"), to_utc(until, option="until")
     if start is not None and end is not None and start >= end:
         raise BadOptionError("until", end.isoformat(), f"must be later than since ({start.isoformat()})")
-    if columns is not None:
-        unknown = sorted(set(columns) - set(SCHEMA.names) - {"date"})
-        if unknown:
-            raise BadOptionError("columns", unknown, "not archive columns (see docs/reports.md)")
+    _check_columns(columns)
     data = dataset(kind, root, categorical)
     expression = time_filter(start, end)
     if filters is not None:
         expression = filters if expression is None else expression & filters
-    table = data.to_table(columns=list(columns) if columns is not None else None, filter=expression)
-    if table.num_rows == 0:
-        raise EmptyRangeError(kind, start, end)
-    return _contiguous_key(table)
+    return Scan(kind, start, end, data, expression)
+
+
+def _check_columns(columns: Sequence[str] | None) -> None:
+    if columns is not None:
+        unknown = sorted(set(columns) - set(SCHEMA.names) - {"date"})
+        if unknown:
+            raise BadOptionError("columns", unknown, "not archive columns (see docs/reports.md)")
 
 
 #: Up to this size the `key` column is handed over as one array, not one chunk per scanned batch.
@@ -144,7 +203,7 @@ def load_events(
     """
     # Handed over in a list, so that no caller's reference keeps the Arrow columns alive while pandas
     # takes them over: each is freed as soon as it is converted (the peak is one copy, not two).
-    return _to_frame_owned([load_table(kind, since, until, columns, filters, root, categorical)])
+    return take_frame([load_table(kind, since, until, columns, filters, root, categorical)])
 
 
 def release_unused() -> None:
@@ -158,10 +217,10 @@ def release_unused() -> None:
 
 def to_frame(table: pa.Table) -> pd.DataFrame:
     """Arrow -> pandas with the documented dtypes (converted in Arrow, where it is cheap)."""
-    return _to_frame_owned([table])
+    return take_frame([table])
 
 
-def _to_frame_owned(tables: list[pa.Table]) -> pd.DataFrame:
+def take_frame(tables: list[pa.Table]) -> pd.DataFrame:
     """`to_frame` of the one table in `tables`, taken out of the list, converted one column at a time: a
     column's Arrow buffers are freed once pandas has it, when no one else holds the table (`load_events`),
     so the peak is about one copy of the data, not two."""

@@ -10,8 +10,10 @@ import pandas as pd
 import pytest
 
 from reports.archive import write_batch
+from reports.catalog import run_report
 from reports.load import load_events
 from reports.messages import arrival_order, messages
+from reports.voice_menu import voice_menu
 from smsc.events import Event
 
 T0 = 1_764_000_000
@@ -143,3 +145,15 @@ def test_row_order_and_key_encoding_do_not_change_the_messages(tmp_path: Path) -
     coded = loaded.drop(columns=["key"])
     coded["key_code"] = pd.array(pd.factorize(loaded["key"])[0], dtype="Int32")
     pd.testing.assert_frame_equal(messages(coded), expected)
+
+
+def test_voice_menu_without_any_call_is_empty_as_over_all_rows(tmp_path: Path) -> None:
+    """The catalog loads only the rows of keys with a voice status: with none, the same empty sections."""
+    events = [_status("1:7900", 0, "pending", 0, 0), _status("1:7900", 1, "delivered", 4, 1)]
+    write_batch(str(tmp_path), events, topic="smsc.events", partition=0, first_offset=0, last_offset=1)
+    got = run_report("voice-menu", root=str(tmp_path))
+    expected = voice_menu(messages(load_events("status", root=str(tmp_path))))
+    assert list(got) == list(expected) == ["calls", "menu", "keys"]
+    for section, frame in expected.items():
+        assert frame.empty
+        pd.testing.assert_frame_equal(got[section], frame)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections import Counter
 from decimal import Decimal
+from typing import Final
 
 import numpy as np
 import pandas as pd
@@ -11,9 +12,14 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pytest
 
-from reports.catalog import run_report
-from reports.load import dataset, load_events, load_table, to_frame
+from reports.catalog import _key_codes, run_report
+from reports.costs import DEFAULT_BY as COSTS_BY
+from reports.costs import costs
+from reports.delivery import delivery
+from reports.load import dataset, load_events, load_table, open_scan, to_frame
+from reports.messages import STATUS_COLUMNS, VOICE_TYPE, messages
 from reports.schema import CATEGORICAL_CODES, SCHEMA
+from reports.voice_menu import voice_menu
 from simulator import Truth
 from tests.unit.reports.conftest import Workload, records
 
@@ -246,3 +252,81 @@ def test_the_key_comes_in_one_chunk_with_its_values(workload: Workload) -> None:
     assert scanned.num_chunks > 1  # the archive has many files: the scan alone gives many chunks
     assert table.column("key").to_pylist() == scanned.to_pylist()
     assert table.schema.field("key").type == pa.string()
+
+
+def test_two_scans_of_one_listing_line_up_row_for_row(workload: Workload) -> None:
+    scan = open_scan("status", root=workload.root)
+    first = scan.table(["key", "raw_partition", "raw_offset"])
+    n = first.num_rows
+    assert len(scan.data.files) > 5  # many files: the order of files and of row groups is exercised
+    offsets = first.column("raw_offset").to_pylist()
+    assert len(set(offsets)) == n  # every row its own offset: equal columns mean the same rows
+    again = scan.table(["raw_offset", "raw_partition", "received_at"])
+    assert again.column("raw_offset").to_pylist() == offsets
+    assert again.column("raw_partition").to_pylist() == first.column("raw_partition").to_pylist()
+    everything = scan.rows(["raw_partition", "raw_offset"], pa.array(np.ones(n, dtype=bool)))
+    assert everything.column("raw_offset").to_pylist() == offsets
+    assert everything.column("raw_partition").to_pylist() == first.column("raw_partition").to_pylist()
+    keep = np.random.default_rng(3).random(n) < 0.3
+    some = scan.rows(["raw_offset", "key"], pa.array(keep))
+    assert some.column("raw_offset").to_pylist() == [o for o, k in zip(offsets, keep, strict=True) if k]
+    assert some.column("key").to_pylist() == first.column("key").filter(pa.array(keep)).to_pylist()
+    for wrong in (n - 1, n + 1):  # the scan longer, or shorter, than the pass `keep` came from
+        with pytest.raises(RuntimeError, match="changed between two scans"):
+            scan.rows(["raw_offset"], pa.array(np.ones(wrong, dtype=bool)))
+
+
+def test_key_codes_number_keys_in_order_of_first_appearance(workload: Workload) -> None:
+    scan = open_scan("status", root=workload.root)
+    table = scan.table(["key", "type"])
+    keys, types = table.column("key").to_pylist(), table.column("type").to_pylist()
+    codes, keep = _key_codes(scan)
+    assert keep is None
+    assert codes.type == pa.int32()
+    assert codes.to_pylist() == pd.factorize(pd.Series(keys, dtype=object))[0].tolist()
+    voice_keys = {key for key, kind in zip(keys, types, strict=True) if kind == VOICE_TYPE}
+    assert voice_keys
+    assert len(voice_keys) < len(set(keys))
+    voice_codes, voice_keep = _key_codes(scan, voice=True)
+    assert voice_keep is not None
+    assert voice_keep.to_pylist() == [key in voice_keys for key in keys]
+    kept = [key for key in keys if key in voice_keys]
+    assert voice_codes.to_pylist() == pd.factorize(pd.Series(kept, dtype=object))[0].tolist()
+
+
+ONE_PASS: Final = {
+    "delivery": lambda frame, by: {"delivery": delivery(frame, by or ("account",))},
+    "costs": lambda frame, by: {"costs": costs(frame, by or COSTS_BY)},
+    "voice-menu": lambda frame, by: voice_menu(frame, by or ("account",)),
+}
+
+
+@pytest.mark.parametrize(
+    ("name", "by", "cut"),
+    [
+        ("delivery", None, False),
+        ("delivery", ["day", "type", "sender", "balance", "template_kind"], False),
+        ("costs", None, False),
+        ("costs", ["day", "type", "sender"], True),
+        ("voice-menu", None, False),
+        ("voice-menu", ["day", "sender", "balance"], False),
+        ("voice-menu", ["account", "type"], True),
+    ],
+)
+def test_two_pass_reports_equal_one_pass_over_the_key_strings(
+    workload: Workload, name: str, by: list[str] | None, cut: bool
+) -> None:
+    """The catalog reads `key` alone first (integer codes) and, for voice-menu, then only the rows of keys
+    with a voice status; the same report over all rows with the key strings is identical. `cut`: from
+    the median event time on (messages cut by the range)."""
+    since = None
+    if cut:
+        times = load_events("status", root=workload.root, columns=["event_time"])["event_time"]
+        since = times.sort_values().iloc[len(times) // 2].to_pydatetime()
+    events = load_events("status", since=since, root=workload.root, columns=STATUS_COLUMNS)
+    expected = ONE_PASS[name](messages(events), by)
+    got = run_report(name, root=workload.root, by=by, since=since)
+    assert list(got) == list(expected)
+    for section, frame in expected.items():
+        assert len(frame) > 0
+        pd.testing.assert_frame_equal(got[section], frame, check_exact=True)
