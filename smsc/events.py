@@ -148,8 +148,12 @@ def dumps_callback_event(
     a status whose values have exactly the parser's types takes the direct path (an int subclass or a
     str subclass could print differently); anything else, and every other kind, takes the general one.
     """
-    if type(callback) is not StatusCallback or not (
-        type(received_at_ns) is int and type(raw_partition) is int and type(raw_offset) is int
+    if not (
+        type(callback) is StatusCallback
+        and type(received_at_ns) is int
+        and type(raw_partition) is int
+        and type(raw_offset) is int
+        and _plain_status(callback)
     ):
         return dumps_event(
             event_from_callback(
@@ -161,27 +165,8 @@ def dumps_callback_event(
             )
         )
     c = callback
-    flag, hlr, menu, signature = c.flag, c.hlr, c.voice_menu, c.signature
+    flag, signature = c.flag, c.signature
     status, err, cnt, message_type = c.status, c.err, c.cnt, c.message_type
-    if (
-        type(status) is not int
-        or type(err) is not int
-        or (cnt is not None and type(cnt) is not int)
-        or type(message_type) is not int
-        or hlr is not None
-        or menu is not None
-        or c.overtime_seconds is not None
-        or (flag is not None and type(flag.raw) is not int)
-    ):
-        return dumps_event(
-            event_from_callback(
-                callback,
-                account=account,
-                received_at_ns=received_at_ns,
-                raw_partition=raw_partition,
-                raw_offset=raw_offset,
-            )
-        )
     s = _string
     template = flag.template_kind if flag else None
     voice = c.voice_outcome
@@ -209,6 +194,21 @@ def dumps_callback_event(
 _string: Final = encode_basestring  # the general encoder's own (ensure_ascii=False): same escapes
 _MAIN: Final = _string("main")
 _NONE: Final = _string("none")
+
+
+def _plain_status(c: StatusCallback) -> bool:
+    """Values of exactly the parser's types and no nested objects: the direct writer prints these."""
+    flag, cnt = c.flag, c.cnt
+    return (
+        type(c.status) is int
+        and type(c.err) is int
+        and (cnt is None or type(cnt) is int)
+        and type(c.message_type) is int
+        and c.hlr is None
+        and c.voice_menu is None
+        and c.overtime_seconds is None
+        and (flag is None or type(flag.raw) is int)
+    )
 
 
 def _optional(value: str | None) -> str:
