@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
-from typing import Final
+from typing import Any, Final
 
 from grafana_foundation_sdk.builders.dashboard import Dashboard
 from grafana_foundation_sdk.cog.encoder import JSONEncoder
@@ -69,15 +69,17 @@ def stale(directory: Path = GENERATED) -> list[str]:
     return sorted(name for name in files.keys() | present.keys() if files.get(name) != present.get(name))
 
 
+def iter_panels(panels: list[dict[str, Any]]) -> Iterator[dict[str, Any]]:
+    """Every panel of a dashboard's JSON, depth first, rows' nested panels included."""
+    for panel in panels:
+        yield panel
+        yield from iter_panels(panel.get("panels") or [])
+
+
 def panel_expressions(dashboard_json: str) -> list[tuple[str, str]]:
     """(panel title, PromQL) of every query of a generated dashboard, rows' panels included."""
-    found: list[tuple[str, str]] = []
-
-    def visit(panels: list[dict[str, object]]) -> None:
-        for panel in panels:
-            for target in panel.get("targets") or []:  # type: ignore[attr-defined]
-                found.append((str(panel.get("title")), str(target["expr"])))
-            visit(panel.get("panels") or [])  # type: ignore[arg-type]
-
-    visit(json.loads(dashboard_json)["panels"])
-    return found
+    return [
+        (str(panel.get("title")), str(target["expr"]))
+        for panel in iter_panels(json.loads(dashboard_json)["panels"])
+        for target in panel.get("targets") or []
+    ]

@@ -49,7 +49,7 @@ def panels_markdown(dashboards: Mapping[str, str]) -> str:
 def _dashboard_section(file_name: str, board: dict[str, Any]) -> str:
     lines = [f"## {board['title']}", ""]
     if board.get("description"):
-        lines += [_one_line(board["description"]), ""]
+        lines += [one_line(board["description"]), ""]
     time = board.get("time") or {}
     lines += [
         f"- uid: `{board['uid']}` (in Grafana: `/d/{board['uid']}`; file: [{file_name}]({file_name}))",
@@ -69,7 +69,7 @@ def _dashboard_section(file_name: str, board: dict[str, Any]) -> str:
                     _cell(str(panel.get("title", ""))),
                     _VISUALIZATIONS.get(panel["type"], f"`{panel['type']}`"),
                     _unit(panel),
-                    _cell(_one_line(panel["description"])) if panel.get("description") else _NONE,
+                    _cell(one_line(panel["description"])) if panel.get("description") else _NONE,
                     _queries(panel),
                 ]
             )
@@ -117,7 +117,7 @@ def _queries(panel: dict[str, Any]) -> str:
 
 def _code(text: str) -> str:
     """`text` as a code span inside a table cell (PromQL may hold backticks and `|`)."""
-    text = _one_line(text).replace("|", "\\|")
+    text = one_line(text).replace("|", "\\|")
     return f"`` {text} ``" if "`" in text else f"`{text}`"
 
 
@@ -125,7 +125,8 @@ def _cell(text: str) -> str:
     return text.replace("|", "\\|")
 
 
-def _one_line(text: str) -> str:
+def one_line(text: str) -> str:
+    """Whitespace runs, newlines included, as one space."""
     return " ".join(text.split())
 
 

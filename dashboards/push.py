@@ -18,7 +18,8 @@ from urllib.parse import urljoin, urlsplit, urlunsplit
 from grafana_client.api import GrafanaApi
 from grafana_client.client import GrafanaException, GrafanaTimeoutError
 
-from dashboards.build import GENERATED, stale
+from dashboards.build import GENERATED, iter_panels, stale
+from dashboards.panels_doc import one_line
 
 _T = TypeVar("_T")
 
@@ -63,18 +64,12 @@ class Dashboard:
 
     def datasource_uids(self) -> set[str]:
         """The uids of the datasources the panels and their queries name."""
-        found: set[str] = set()
-
-        def visit(panels: list[dict[str, Any]]) -> None:
-            for panel in panels:
-                for holder in [panel, *(panel.get("targets") or [])]:
-                    datasource = holder.get("datasource")
-                    if isinstance(datasource, dict) and datasource.get("uid"):
-                        found.add(str(datasource["uid"]))
-                visit(panel.get("panels") or [])
-
-        visit(self.model.get("panels") or [])
-        return found
+        return {
+            str(datasource["uid"])
+            for panel in iter_panels(self.model.get("panels") or [])
+            for holder in [panel, *(panel.get("targets") or [])]
+            if isinstance(datasource := holder.get("datasource"), dict) and datasource.get("uid")
+        }
 
 
 def target_version() -> str:
@@ -171,7 +166,7 @@ class Grafana:
     def _answer(self, answer: object, kind: type[_T], endpoint: str) -> _T:
         """`answer` if it is the JSON `kind` Grafana answers (grafana-client gives text/* bodies as text)."""
         if not isinstance(answer, kind):
-            shown = _one_line(str(answer))[:80]
+            shown = one_line(str(answer))[:80]
             raise PushError(
                 f"{self.url} is not Grafana's HTTP API (a proxy's login page?): {endpoint} answered {shown!r}"
             )
@@ -200,7 +195,7 @@ class Grafana:
         status: int = error.status_code
         response = error.response
         message = response.get("message") if isinstance(response, dict) else response
-        message = _one_line(str(message or error.message))[:300]
+        message = one_line(str(message or error.message))[:300]
         if status == 401:
             return (
                 f"Grafana at {self.url} rejected the token (401 Unauthorized: {message}): "
@@ -286,16 +281,13 @@ def run(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
         parser.error(f"the Grafana token is missing: set ${TOKEN_ENV} (or pass --token)")
     try:
         grafana = Grafana(args.url, args.token.strip(), args.timeout)
+        try:
+            _push(grafana, boards, args.folder)
+        finally:
+            grafana.close()
     except PushError as error:
         print(f"error: {error}", file=sys.stderr)
         return 1
-    try:
-        _push(grafana, boards, args.folder)
-    except PushError as error:
-        print(f"error: {error}", file=sys.stderr)
-        return 1
-    finally:
-        grafana.close()
     return 0
 
 
@@ -339,8 +331,4 @@ def _reason(error: BaseException) -> str:
         error = cause
     if isinstance(error, OSError) and error.strerror:
         return str(error.strerror)
-    return _one_line(_OBJECT_REPR.sub("", str(error)))[:300] or type(error).__name__
-
-
-def _one_line(text: str) -> str:
-    return " ".join(text.split())
+    return one_line(_OBJECT_REPR.sub("", str(error)))[:300] or type(error).__name__

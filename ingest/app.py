@@ -38,7 +38,7 @@ Send = Callable[[Message], Awaitable[None]]
 CALLBACK_PATH: Final = "/smsc/callback"
 _ACCOUNT_PREFIX: Final = CALLBACK_PATH + "/"
 
-_TEXT: Final = (b"content-type", b"text/plain; charset=utf-8")
+_TEXT_PLAIN: Final = b"text/plain; charset=utf-8"
 _REQUEST_ID: Final = b"x-request-id"
 _ANSWERS: Final = {
     200: b"OK\n",
@@ -52,7 +52,7 @@ _ANSWERS: Final = {
 # Built once: a callback's answer only adds its X-Request-Id to these (uvicorn copies the header list
 # and never changes a message it is given, so the body messages are shared by every request).
 _ANSWER_HEADERS: Final = {
-    status: ((b"content-type", _TEXT[1]), (b"content-length", str(len(body)).encode("ascii")))
+    status: ((b"content-type", _TEXT_PLAIN), (b"content-length", str(len(body)).encode("ascii")))
     for status, body in _ANSWERS.items()
 }
 _ANSWER_BODIES: Final = {
@@ -89,7 +89,6 @@ class IngestApp:
         self._observe_duration = self._metrics.request_duration.observe
         self._deadlines = Deadlines(settings.deadline_seconds)
         self._limits = Limits(max_body_bytes=settings.max_body_bytes)
-        self._deadline = settings.deadline_seconds
         self._raw_topic = settings.raw_topic
         self._rejected_topic = settings.rejected_topic
 
@@ -190,7 +189,7 @@ class IngestApp:
             await self._publisher.publish(topic, key, record.body, record.to_headers())
         except asyncio.CancelledError:
             if deadline.caused_cancellation():
-                return f"no ack within {self._deadline}s"
+                return f"no ack within {self._deadlines.seconds}s"
             raise
         except PublishError as exc:
             return str(exc)
@@ -316,9 +315,8 @@ async def _respond(
     status: int,
     body: bytes,
     *,
-    content_type: bytes = _TEXT[1],
-    extra: tuple[tuple[bytes, bytes], ...] = (),
+    content_type: bytes = _TEXT_PLAIN,
 ) -> None:
-    headers = [(b"content-type", content_type), (b"content-length", str(len(body)).encode("ascii")), *extra]
+    headers = [(b"content-type", content_type), (b"content-length", str(len(body)).encode("ascii"))]
     await send({"type": "http.response.start", "status": status, "headers": headers})
     await send({"type": "http.response.body", "body": body})

@@ -43,6 +43,10 @@ class Deadlines:
         self._timer: asyncio.TimerHandle | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
 
+    @property
+    def seconds(self) -> float:
+        return self._seconds
+
     def start(self) -> Deadline:
         """The current task is cancelled `seconds` from now unless the deadline is finished before."""
         loop = asyncio.get_running_loop()

@@ -25,7 +25,16 @@ from typing import Final
 from smsc.charsets import DEFAULT_CHARSET, canonical_charset
 from smsc.errors import DecodeError, FieldError
 from smsc.kinds import CallbackKind, classify, message_key
-from smsc.wire import BodyFormat, Limits
+from smsc.wire import (
+    JSON_CHARSET_MEMBER,
+    UTF8_BOM,
+    WHITESPACE,
+    XML_CHARSET_ELEMENT,
+    XML_DECL,
+    XML_DECL_ENCODING,
+    BodyFormat,
+    Limits,
+)
 
 
 @dataclass(frozen=True, slots=True)
@@ -49,13 +58,6 @@ _FORM: Final = re.compile(rb"[A-Za-z0-9_]+=[A-Za-z0-9_.~*%+-]*(?:&[A-Za-z0-9_]+=
 _FORM_PAIR: Final = re.compile(rb"([^&=]+)=([^&]*)")
 _FORM_FIRST: Final = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789_"
 
-# The same three patterns as smsc.wire, copied rather than imported (they are private there): the
-# property test fails if the two ever disagree.
-_XML_DECL: Final = re.compile(rb"^\s*<\?xml[^>]*?\?>", re.DOTALL)
-_XML_DECL_ENCODING: Final = re.compile(rb"""encoding\s*=\s*["']([A-Za-z0-9._-]{1,40})["']""")
-_XML_CHARSET_ELEMENT: Final = re.compile(rb"<charset>\s*([A-Za-z0-9._-]{1,40})\s*</charset>")
-_JSON_CHARSET_MEMBER: Final = re.compile(rb"""[{,]\s*"charset"\s*:\s*"([A-Za-z0-9._-]{1,40})\"""")
-
 # Flat XML: a root without attributes holding leaf elements. Text excludes what expat would refuse or
 # rewrite (markup, control characters, CR, which it normalises, U+FFFE/FFFF) and C1 controls; the five
 # predefined entities and `&#13;` (the encoder's CR) are allowed. `]]>` is checked separately.
@@ -70,9 +72,6 @@ _XML_ENTITIES: Final = (("&lt;", "<"), ("&gt;", ">"), ("&quot;", '"'), ("&apos;"
 
 # Built once: json.loads with arguments builds a decoder per call. Builtin hooks keep the parse in C.
 _JSON_DECODER: Final = json.JSONDecoder(object_pairs_hook=list, parse_int=str, parse_float=str)
-
-_WS_BYTES: Final = b" \t\r\n"
-_UTF8_BOM: Final = b"\xef\xbb\xbf"
 
 
 class _Unsure(Exception):  # noqa: N818 - control flow inside this module, never raised out of it
@@ -99,7 +98,7 @@ def _scan(body: bytes, query_string: bytes, content_type: str | None, limits: Li
     media_type = (content_type or "").split(";", 1)[0].strip().lower()
 
     first = body[:1]
-    if first in _WS_BYTES or body.startswith(_UTF8_BOM):
+    if first in WHITESPACE or body.startswith(UTF8_BOM):
         raise _Unsure
     if first == b"<":
         body_format = BodyFormat.XML
@@ -143,13 +142,13 @@ def _form(body: bytes, query_charset: str | None, limits: Limits) -> _Body:
 
 
 def _xml(body: bytes, query_charset: str | None, limits: Limits) -> _Body:
-    declaration = _XML_DECL.match(body)
-    declared = _XML_DECL_ENCODING.search(declaration.group(0)) if declaration else None
+    declaration = XML_DECL.match(body)
+    declared = XML_DECL_ENCODING.search(declaration.group(0)) if declaration else None
     if declared:
         # As the full decoder: the declaration is what the bytes are in, whatever the URL asked for.
         charset = canonical_charset(declared.group(1).decode("ascii"), field="xml encoding")
     else:
-        element = _XML_CHARSET_ELEMENT.search(body)
+        element = XML_CHARSET_ELEMENT.search(body)
         charset = _agree(
             query_charset, canonical_charset(element.group(1).decode("ascii")) if element else None
         )
@@ -169,7 +168,7 @@ def _xml(body: bytes, query_charset: str | None, limits: Limits) -> _Body:
 
 
 def _json(body: bytes, query_charset: str | None, limits: Limits) -> _Body:
-    member = _JSON_CHARSET_MEMBER.search(body)
+    member = JSON_CHARSET_MEMBER.search(body)
     charset = _agree(query_charset, canonical_charset(member.group(1).decode("ascii")) if member else None)
     if charset not in _SELF_SYNCHRONISING:
         raise _Unsure
@@ -178,9 +177,7 @@ def _json(body: bytes, query_charset: str | None, limits: Limits) -> _Body:
         raise _Unsure  # a \u escape can spell a lone surrogate, which the decoder refuses
     # The C parser with builtin hooks: objects become lists of (name, value) tuples (so duplicates stay
     # visible), numbers stay as written, as in the full decoder. NaN and Infinity become floats: unsure.
-    document = _JSON_DECODER.decode(text)
-    if type(document) is not list or set(map(type, document)) - {tuple}:
-        raise _Unsure  # not an object (a top-level array)
+    document = _JSON_DECODER.decode(text)  # only `{` bodies get here: always an object
     members = dict(document)
     # A name twice (the decoder compares the values), an empty name, or a value other than a string or a
     # number (those were kept as strings): the full decoder decides.

@@ -163,6 +163,7 @@ class _PartitionQueue:
 
     def append(self, key: bytes | None, value: bytes, headers: Headers) -> asyncio.Future[None]:
         """A future resolved when the broker acknowledged the record (PublishError when it will not)."""
+        loop = asyncio.get_running_loop()
         batches = self._batches
         if (
             not batches
@@ -172,10 +173,10 @@ class _PartitionQueue:
             batch = self._producer.create_batch()
             batch.append(timestamp=None, key=key, value=value, headers=headers)
             batches.append((batch, []))
-        waiter: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        waiter: asyncio.Future[None] = loop.create_future()
         batches[-1][1].append(waiter)
         if self.task is None:
-            self.task = asyncio.get_running_loop().create_task(self._hand_over())
+            self.task = loop.create_task(self._hand_over())
         return waiter
 
     async def _hand_over(self) -> None:

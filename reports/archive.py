@@ -8,7 +8,7 @@ Layout under the root (a local directory or any pyarrow / fsspec URL):
 the source topic-partition and offset range of the batch, so a replay rewrites files instead of adding
 rows: exactly once in the archive. The sink (streams/archive_sink.py) never lets a file span two blocks of
 `block` offsets, so any two files of a topic-partition are either disjoint or one holds the other's range;
-the longer one is current (`live_files`), and the writer deletes the shorter ones it made obsolete.
+the longer one is current (`live_files`), and `write_batch` deletes the shorter ones it made obsolete.
 """
 
 from __future__ import annotations
@@ -22,7 +22,7 @@ from collections.abc import Sequence
 from datetime import UTC, datetime
 from decimal import Decimal
 from pathlib import Path
-from typing import Any, Final
+from typing import Any, Final, NamedTuple
 
 import pyarrow as pa
 import pyarrow.fs as pafs
@@ -65,34 +65,48 @@ def file_name(topic: str, partition: int, first_offset: int, last_offset: int) -
 _FILE_NAME: Final = re.compile(r"^(?P<source>[A-Za-z0-9._]+-\d+)-(?P<first>\d+)-(?P<last>\d+)\.parquet$")
 
 
+class _Span(NamedTuple):
+    """A sink file's source topic-partition and offset range, from its name."""
+
+    source: str
+    first: int
+    last: int
+
+    def holds(self, other: _Span) -> bool:
+        """Whether `other` is a shorter range of the same source inside this one (made obsolete by it)."""
+        return (
+            self.source == other.source
+            and self.first <= other.first
+            and other.last <= self.last
+            and self != other
+        )
+
+
+def _span(name: str) -> _Span | None:
+    match = _FILE_NAME.match(name)
+    return None if match is None else _Span(match["source"], int(match["first"]), int(match["last"]))
+
+
 def live_files(fs: pafs.FileSystem, directory: str) -> list[str]:
     """The Parquet files under `directory` that hold current rows, in a stable order.
 
-    A batch the sink wrote but could not commit (a crash, a rebalance) is written again on replay, cut at
-    the same first offset and perhaps a later last one: the longer file then supersedes the shorter one of
-    the same topic-partition, until the sink removes it. Files not named by `file_name` are all live.
+    A replay (a crash between write and commit, a lost commit) writes a range that holds or is held by a
+    file already there; the longer file is current and a file another one holds is left out, even before
+    the writer deletes it. Files not named by `file_name` are all live.
     """
     infos = fs.get_file_info(pafs.FileSelector(directory, recursive=True, allow_not_found=True))
-    ranges: dict[tuple[str, str], list[tuple[int, int, str]]] = defaultdict(list)
+    spans: dict[tuple[str, str], list[tuple[_Span, str]]] = defaultdict(list)  # per directory and source
     live = []
     for info in infos:
         if info.type != pafs.FileType.File or info.base_name.startswith((".", "_")):
             continue
-        match = _FILE_NAME.match(info.base_name)
-        if match is None:
+        span = _span(info.base_name)
+        if span is None:
             live.append(info.path)
-            continue
-        key = (info.path[: -len(info.base_name)], match["source"])
-        ranges[key].append((int(match["first"]), int(match["last"]), info.path))
-    for spans in ranges.values():
-        live.extend(
-            path
-            for first, last, path in spans
-            if not any(
-                other_first <= first and last <= other_last and (other_first, other_last) != (first, last)
-                for other_first, other_last, _ in spans
-            )
-        )
+        else:
+            spans[(info.path[: -len(info.base_name)], span.source)].append((span, info.path))
+    for files in spans.values():
+        live.extend(path for span, path in files if not any(other.holds(span) for other, _ in files))
     return sorted(live)
 
 
@@ -108,7 +122,8 @@ def write_batch(
     """Write one batch (events of offsets first..last of topic-partition); returns the paths written.
 
     Events are split by kind and date; each (kind, date) gets one file named after the offset range. An
-    empty batch writes nothing. Rewriting the same range replaces the files.
+    empty batch writes nothing. Rewriting the same range replaces the files; a longer range of the same
+    topic-partition deletes the files it holds.
     """
     if not _TOPIC_NAME.match(topic):
         raise BadOptionError("topic", topic, "Kafka topic names without '-' only (it separates the offsets)")
@@ -122,6 +137,7 @@ def write_batch(
         groups[(kind, _date(event))].append(event)
     fs, base = resolve_root(root)
     name = file_name(topic, partition, first_offset, last_offset)
+    span = _Span(f"{topic}-{partition}", first_offset, last_offset)
     written = []
     for (kind, date), rows in sorted(groups.items()):
         directory = f"{base.rstrip('/')}/kind={kind}/date={date}"
@@ -132,35 +148,20 @@ def write_batch(
         pq.write_table(to_table(rows), temp, filesystem=fs, compression="zstd")
         fs.move(temp, final)
         written.append(final)
+        _delete_held(fs, directory, span)
     logger.debug("archive batch written topic=%s partition=%s files=%s", topic, partition, len(written))
     return written
 
 
-def delete_superseded(root: str, written: Sequence[str]) -> list[str]:
-    """Delete the files of the same topic-partition whose offset range a written file holds; returns them.
+def _delete_held(fs: pafs.FileSystem, directory: str, span: _Span) -> None:
+    """Delete the files of `directory` that a new file of `span` makes obsolete (a shorter range it holds).
 
-    Only the written files' directories can hold such files: a shorter range has a subset of the rows.
+    Only the new file's directories can hold such files: a shorter range has a subset of the rows.
     """
-    fs, _ = resolve_root(root)
-    deleted = []
-    for path in written:
-        directory, _, name = path.rpartition("/")
-        match = _FILE_NAME.match(name)
-        if match is None:
-            continue
-        first, last = int(match["first"]), int(match["last"])
-        for info in fs.get_file_info(pafs.FileSelector(directory)):
-            other = _FILE_NAME.match(info.base_name)
-            if (
-                other is not None
-                and other["source"] == match["source"]
-                and first <= int(other["first"])
-                and int(other["last"]) <= last
-                and info.base_name != name
-            ):
-                fs.delete_file(info.path)
-                deleted.append(info.path)
-    return deleted
+    for info in fs.get_file_info(pafs.FileSelector(directory)):
+        other = _span(info.base_name)
+        if other is not None and span.holds(other):
+            fs.delete_file(info.path)
 
 
 def to_table(events: Sequence[Event]) -> pa.Table:
@@ -200,7 +201,6 @@ def _date(event: Event) -> str:
 
 __all__ = [
     "UTC_NS",
-    "delete_superseded",
     "file_name",
     "live_files",
     "resolve_root",

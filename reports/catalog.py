@@ -56,12 +56,7 @@ def _messages(query: Query, extra: Sequence[str] = (), *, voice: bool = False) -
     codes, keep = _key_codes(scan, voice=voice)
     release_unused()  # the key strings and the hash's tables: free for the second pass
     columns = [name for name in dict.fromkeys([*LIFECYCLE_COLUMNS, *extra]) if name != "key"]
-    if keep is None:
-        table = scan.table(columns)
-        if table.num_rows != len(codes):
-            raise RuntimeError(f"the archive changed between two scans of it ({len(codes)} rows before)")
-    else:
-        table = scan.rows(columns, keep)
+    table = scan.table(columns, expected_rows=len(codes)) if keep is None else scan.rows(columns, keep)
     # Handed over in a list, no name left holding it: take_frame frees each column once it is converted.
     tables = [table.append_column("key_code", codes)]
     del table, codes, keep

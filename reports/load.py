@@ -109,14 +109,17 @@ class Scan:
     data: ds.Dataset
     expression: ds.Expression | None
 
-    def table(self, columns: Sequence[str] | None = None) -> pa.Table:
-        """The rows of the columns asked; `EmptyRangeError` if none. `key` comes in one chunk."""
+    def table(self, columns: Sequence[str] | None = None, expected_rows: int | None = None) -> pa.Table:
+        """The rows of the columns asked; `EmptyRangeError` if none. `key` comes in one chunk.
+        `expected_rows`: the length of an earlier pass (`RuntimeError` if the archive changed since)."""
         _check_columns(columns)
         table = self.data.to_table(
             columns=list(columns) if columns is not None else None, filter=self.expression
         )
         if table.num_rows == 0:
             raise EmptyRangeError(self.kind, self.start, self.end)
+        if expected_rows is not None and table.num_rows != expected_rows:
+            raise _changed(expected_rows)
         return _contiguous_key(table)
 
     def rows(self, columns: Sequence[str], keep: pa.Array) -> pa.Table:
@@ -129,15 +132,18 @@ class Scan:
         scanner = self.data.scanner(columns=list(columns), filter=self.expression)
         kept: list[pa.RecordBatch] = []
         seen = 0
-        changed = f"the archive changed between two scans of it ({expected} rows before)"
         for batch in scanner.to_batches():
             if seen + batch.num_rows > expected:
-                raise RuntimeError(changed)
+                raise _changed(expected)
             kept.append(batch.filter(keep.slice(seen, batch.num_rows)))
             seen += batch.num_rows
         if seen != expected:
-            raise RuntimeError(changed)
+            raise _changed(expected)
         return pa.Table.from_batches(kept, schema=scanner.projected_schema)
+
+
+def _changed(expected_rows: int) -> RuntimeError:
+    return RuntimeError(f"the archive changed between two scans of it ({expected_rows} rows before)")
 
 
 def open_scan(

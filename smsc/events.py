@@ -12,7 +12,7 @@ from datetime import UTC, datetime
 from json.encoder import encode_basestring
 from typing import Any, Final
 
-from smsc.codes import error_category, status_name
+from smsc.codes import VOICE_TYPE, error_category, message_type_name, status_name, voice_outcome
 from smsc.models import Callback, CallConfirmation, IncomingSms, StatusCallback
 
 EVENT_VERSION: Final = 1
@@ -169,17 +169,20 @@ def dumps_callback_event(
     status, err, cnt, message_type = c.status, c.err, c.cnt, c.message_type
     s = _string
     template = flag.template_kind if flag else None
-    voice = c.voice_outcome
+    voice = voice_outcome(status, err) if message_type == VOICE_TYPE else None
+    # occurred_at is ts, else time: each formatted and escaped once
+    ts_json, time_json = _optional(_time(c.ts)), _optional(_time(c.time))
     text = (
         f'{{"v":{EVENT_VERSION},"kind":"status","account":{s(account)},"key":{s(c.message_key)},'
-        f'"received_at_ns":{received_at_ns},"occurred_at":{_optional(_time(c.occurred_at))},'
+        f'"received_at_ns":{received_at_ns},"occurred_at":{ts_json if c.ts is not None else time_json},'
         f'"raw_partition":{raw_partition},"raw_offset":{raw_offset},'
         f'"signature_algorithm":{s(signature.algorithm.value) if signature else "null"},'
         f'"id":{s(c.id)},"phone":{s(c.phone)},"status":{status},"status_name":{s(status_name(status))},'
-        f'"outcome":{s(c.outcome.value)},"ts":{_optional(_time(c.ts))},"time":{_optional(_time(c.time))},'
+        f'"outcome":{s(c.outcome.value)},"ts":{ts_json},"time":{time_json},'
         f'"err":{err},"err_category":{s(error_category(err)) if err else "null"},'
         f'"syserr":{_optional(c.syserr)},"cnt":{"null" if cnt is None else cnt},"type":{message_type},'
-        f'"type_name":{s(c.type_name)},"cost":{"null" if c.cost is None else s(str(c.cost))},'
+        f'"type_name":{s(message_type_name(message_type))},'
+        f'"cost":{"null" if c.cost is None else s(str(c.cost))},'
         f'"flag":{flag.raw if flag else "null"},"balance":{s(flag.balance.value) if flag else _MAIN},'
         f'"template_kind":{s(template.value) if template else _NONE},'
         f'"sender":{_optional(c.sender)},"dtmf":{_optional(c.dtmf)},"cmt":{_optional(c.cmt)},'

@@ -42,16 +42,17 @@ _DURATION: Final = re.compile(r"(?:(\d{1,6}):)?(\d{1,6}):(\d{2})")
 _OVERTIME_LINE: Final = re.compile(r"^[ \t]*overtime:(.*)$", re.MULTILINE | re.IGNORECASE)
 _LATEST_UNIX: Final = 4102444800  # 2100-01-01: far beyond any real callback, far below datetime's limit
 
-_INCOMING_FIELDS: Final = frozenset(["id", "sms_id", "phone", "mes", "to", "smsc", "sent", "time"])
-_CONFIRMATION_FIELDS: Final = frozenset(["waitcall", "phone", "ts"])
 _SIGNATURE_FIELDS: Final = frozenset(algorithm.value for algorithm in SignatureAlgorithm)
+# Each kind's fields, signatures included: what `extra` leaves out.
+_INCOMING_FIELDS: Final = (
+    frozenset(["id", "sms_id", "phone", "mes", "to", "smsc", "sent", "time"]) | _SIGNATURE_FIELDS
+)
+_CONFIRMATION_FIELDS: Final = frozenset(["waitcall", "phone", "ts"]) | _SIGNATURE_FIELDS
 _HLR_FIELDS: Final = ("imsi", "msc", "mcc", "mnc", "cn", "net", "rcn", "rnet")
 _VOICE_MENU_FIELDS: Final = ("calltime", "callmenu", "ringtime")
 _STATUS_FIELDS: Final = frozenset(
     ("id", "phone", "status", "ts", "time", "err", "syserr", "cnt", "type", "cost", "flag", "sender", "dtmf")
-).union(("cmt",), _HLR_FIELDS, _VOICE_MENU_FIELDS)
-# `extra` of a status skips these; a superset of the signature fields, so that test is the same.
-_STATUS_NOT_EXTRA: Final = _STATUS_FIELDS | _SIGNATURE_FIELDS
+).union(("cmt",), _HLR_FIELDS, _VOICE_MENU_FIELDS, _SIGNATURE_FIELDS)
 _ALGORITHMS: Final = tuple((algorithm, algorithm.value) for algorithm in SignatureAlgorithm)
 _NO_MENU: Final = VoiceMenu()
 #: Parsed times by text: callbacks of one second share their `ts`/`time`, and a `datetime` is immutable.
@@ -107,11 +108,7 @@ class _Params:
         return parse_time(value, field=field, tz=self.tz)
 
     def extra(self, known: Collection[str]) -> tuple[tuple[str, str], ...]:
-        return tuple(
-            (name, value)
-            for name, value in self.params.items()
-            if name not in known and name not in _SIGNATURE_FIELDS
-        )
+        return tuple((name, value) for name, value in self.params.items() if name not in known)
 
     def signature(self) -> Signature | None:
         params = self.params
@@ -174,7 +171,7 @@ def _status(p: _Params) -> StatusCallback:
         status=status,
         ts=ts,
         time=at,
-        err=err or 0,
+        err=err,
         syserr=syserr,
         cnt=cnt,
         type=type_,
@@ -187,7 +184,7 @@ def _status(p: _Params) -> StatusCallback:
         hlr=hlr,
         voice_menu=menu,
         signature=p.signature(),
-        extra=p.extra(_STATUS_NOT_EXTRA),
+        extra=p.extra(_STATUS_FIELDS),
     )
 
 
@@ -291,10 +288,10 @@ def parse_cost(value: str, field: str = "cost") -> Decimal:
 def parse_time(value: str, *, field: str, tz: tzinfo) -> datetime:
     """Unix seconds, or `DD.MM.YY hh:mm:ss` (also `DD.MM.YYYY`) in the account's zone -> aware UTC."""
     text = value.strip()
+    cached = _TIME_CACHE.get((text, None))  # only plausible Unix texts are stored under None
+    if cached is not None:
+        return cached
     if _UNIX.fullmatch(text):
-        cached = _TIME_CACHE.get((text, None))
-        if cached is not None:
-            return cached
         seconds = float(text) if "." in text else int(text)
         if seconds > _LATEST_UNIX:
             raise FieldError(f"{text} is not a plausible Unix time", field=field)

@@ -58,13 +58,13 @@ class DecodedRequest:
     query_keys: frozenset[str]
 
 
-_WS: Final = b" \t\r\n"
-_UTF8_BOM: Final = b"\xef\xbb\xbf"
-_XML_DECL: Final = re.compile(rb"^\s*<\?xml[^>]*?\?>", re.DOTALL)
-_XML_DECL_ENCODING: Final = re.compile(rb"""encoding\s*=\s*["']([A-Za-z0-9._-]{1,40})["']""")
-_XML_CHARSET_ELEMENT: Final = re.compile(rb"<charset>\s*([A-Za-z0-9._-]{1,40})\s*</charset>")
+WHITESPACE: Final = b" \t\r\n"
+UTF8_BOM: Final = b"\xef\xbb\xbf"
+XML_DECL: Final = re.compile(rb"^\s*<\?xml[^>]*?\?>", re.DOTALL)
+XML_DECL_ENCODING: Final = re.compile(rb"""encoding\s*=\s*["']([A-Za-z0-9._-]{1,40})["']""")
+XML_CHARSET_ELEMENT: Final = re.compile(rb"<charset>\s*([A-Za-z0-9._-]{1,40})\s*</charset>")
 # After `{` or `,`: a name that merely ends in `\"charset` (an escaped quote) is not the member.
-_JSON_CHARSET_MEMBER: Final = re.compile(rb"""[{,]\s*"charset"\s*:\s*"([A-Za-z0-9._-]{1,40})\"""")
+JSON_CHARSET_MEMBER: Final = re.compile(rb"""[{,]\s*"charset"\s*:\s*"([A-Za-z0-9._-]{1,40})\"""")
 
 
 def decode_request(
@@ -88,14 +88,14 @@ def decode_request(
     query_pairs = _split_form(query)
     query_charset = _ascii_value(query_pairs, b"charset")
     charset = canonical_charset(query_charset) if query_charset else None
-    bom = body.startswith(_UTF8_BOM)
-    body = body.removeprefix(_UTF8_BOM)
+    bom = body.startswith(UTF8_BOM)
+    body = body.removeprefix(UTF8_BOM)
     body_format = _body_format(body, _ascii_value(query_pairs, b"fmt"), content_type)
 
     if body_format is BodyFormat.XML:
         charset, body_params = _decode_xml(body, charset, bom=bom)
     elif body_format is BodyFormat.JSON:
-        charset = _charset_from_body(charset, _JSON_CHARSET_MEMBER.search(body), bom=bom)
+        charset = _charset_from_body(charset, JSON_CHARSET_MEMBER.search(body), bom=bom)
         body_params = _decode_json(body, charset)
     else:
         body_pairs = _split_form(body)
@@ -133,7 +133,7 @@ _SNIFFED: Final = {b"<": BodyFormat.XML, b"{": BodyFormat.JSON, b"[": BodyFormat
 
 def _body_format(body: bytes, query_fmt: str | None, content_type: str | None) -> BodyFormat:
     """The body's own first byte decides; `fmt` and a JSON or XML Content-Type must not contradict it."""
-    first = body.lstrip(_WS)[:1]
+    first = body.lstrip(WHITESPACE)[:1]
     # No form SMSC sends starts with `[`: sniffed as JSON, it is refused as "not an object", not misread.
     sniffed = _SNIFFED.get(first)
     declared = None
@@ -215,14 +215,14 @@ def _decode_pairs(pairs: list[tuple[bytes, bytes]], charset: str, *, where: str)
 
 
 def _decode_xml(raw: bytes, query_charset: str | None, *, bom: bool) -> tuple[str, list[tuple[str, str]]]:
-    declaration = _XML_DECL.match(raw)
-    declared = _XML_DECL_ENCODING.search(declaration.group(0)) if declaration else None
+    declaration = XML_DECL.match(raw)
+    declared = XML_DECL_ENCODING.search(declaration.group(0)) if declaration else None
     if declared:
         # The declaration is what the bytes are in, whatever the handler URL asked for.
         encoding = canonical_charset(declared.group(1).decode("ascii"), field="xml encoding")
         charset = _charset_from_body(None, encoding, bom=bom)
     else:
-        charset = _charset_from_body(query_charset, _XML_CHARSET_ELEMENT.search(raw), bom=bom)
+        charset = _charset_from_body(query_charset, XML_CHARSET_ELEMENT.search(raw), bom=bom)
     text = _text(raw[declaration.end() :] if declaration else raw, charset, field="body")
     try:
         root = fromstring(text, forbid_dtd=True, forbid_entities=True, forbid_external=True)

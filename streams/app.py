@@ -223,9 +223,8 @@ class Sidecar:
             dead = _Outgoing(producer, dead_topic, partition, deliveries)
             process = processor.process
             for record in records:
-                headers = list(record.headers)
                 try:
-                    raw = RawRecord.from_headers(record.value, headers)
+                    raw = RawRecord.from_headers(record.value, record.headers)
                 except SmscError as exc:
                     if record.offset <= processor.offset:
                         continue  # a replay: counted when it was first applied
@@ -252,7 +251,7 @@ class Sidecar:
                     await events.append(record.key, event, [offset_header])
                 elif verdict is Verdict.DEAD and record.offset > emitted_dead:
                     offset_header = (RAW_OFFSET_HEADER, str(record.offset).encode())
-                    dead_headers = [*headers, offset_header, (REASON_HEADER, result_reason.encode())]
+                    dead_headers = [*record.headers, offset_header, (REASON_HEADER, result_reason.encode())]
                     await dead.append(record.key, record.value, dead_headers)
             await events.flush()
             await dead.flush()

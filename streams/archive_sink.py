@@ -27,7 +27,7 @@ from prometheus_client import REGISTRY, CollectorRegistry, Counter, Gauge, Histo
 from prometheus_client.core import GaugeMetricFamily, Metric
 from prometheus_client.registry import Collector
 
-from reports.archive import delete_superseded, write_batch
+from reports.archive import write_batch
 from reports.schema import KINDS
 from smsc.events import Event
 from streams.settings import WorkerSettings
@@ -48,6 +48,10 @@ class Block:
     values: list[bytes] = field(default_factory=list)
     unwritten_since: float | None = None  # monotonic time of the first record not yet in a file
     unwritten: int = 0
+    archived_to: int = field(init=False)  # the offset after the last one committed (`first` at the start)
+
+    def __post_init__(self) -> None:
+        self.archived_to = self.first
 
     def add(self, offset: int, value: bytes) -> None:
         self.last = offset
@@ -180,20 +184,20 @@ class ArchiveSink:
                 )
                 await asyncio.sleep(RETRY_SECONDS)
         self.metrics.write_seconds.observe(time.monotonic() - started)
-        self.metrics.last_write.set(time.time())
+        self.metrics.last_write.set_to_current_time()
         self.metrics.files.inc(written)
         self.metrics.skipped.inc(skipped)
         block.unwritten_since = None
         block.unwritten = 0
         tp = TopicPartition(self.settings.events_topic, partition)
         try:
-            before = await consumer.committed(tp)
             await consumer.commit({tp: block.last + 1})
         except (CommitFailedError, KafkaError) as exc:
             # The files are in place; whoever reads the partition next rewrites them, longer or the same.
             logger.warning("archive commit failed partition=%d offset=%d: %s", partition, block.last + 1, exc)
             return
-        self.metrics.events.inc(max(block.last + 1 - max(before or 0, block.first), 0))
+        self.metrics.events.inc(block.last + 1 - block.archived_to)
+        block.archived_to = block.last + 1
 
     def _write(self, partition: int, block: Block) -> tuple[int, int]:
         events, skipped = decode_events(block.values, partition, block.first)
@@ -206,7 +210,6 @@ class ArchiveSink:
             first_offset=block.first,
             last_offset=block.last,
         )
-        delete_superseded(root, written)
         return len(written), skipped
 
 

@@ -6,7 +6,6 @@ are counted once, from the first status that carries them (shared/smsc-codes.md)
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from dataclasses import dataclass
 from decimal import Decimal
 from enum import IntFlag
@@ -170,12 +169,6 @@ class MessageTable:
 
     def pop(self, key: str) -> None:
         self._states.pop(key, None)
-
-    def items(self) -> Iterator[tuple[str, Unpacked]]:
-        for key in self._states:
-            unpacked = self.get(key)
-            assert unpacked is not None
-            yield key, unpacked
 
     def rows(self) -> list[list[object]]:
         """[key, first seen, type, counted, cost text or None] per message: the snapshot's rows."""

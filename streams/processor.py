@@ -19,7 +19,7 @@ from decimal import Decimal
 from enum import StrEnum
 from typing import Any, Final
 
-from smsc.codes import ERROR_CODES, MESSAGE_TYPES, STATUS_CODES, VOICE_TYPE, Outcome
+from smsc.codes import ERROR_CODES, MESSAGE_TYPES, STATUS_CODES, VOICE_TYPE, Outcome, message_type_name
 from smsc.errors import SmscError
 from smsc.events import dumps_callback_event
 from smsc.models import Callback, CallConfirmation, IncomingSms, StatusCallback
@@ -134,7 +134,7 @@ class PartitionProcessor:
     def _status(self, account: str, callback: StatusCallback) -> None:
         agg = self.aggregates
         message_type = callback.message_type
-        type_name = self._type(callback, message_type)
+        type_name = self._type(message_type)
         occurred_at = callback.occurred_at
         occurred_s = int(occurred_at.timestamp()) if occurred_at else self.clock_ns // NS
         status = callback.status
@@ -216,9 +216,9 @@ class PartitionProcessor:
         if callback.overtime_seconds:
             agg.inc("smsc_voice_overtime_seconds_total", (account,), callback.overtime_seconds)
 
-    def _type(self, callback: StatusCallback, message_type: int) -> str:
+    def _type(self, message_type: int) -> str:
         name = MESSAGE_TYPES.get(message_type)
-        return name if name is not None else self.unknown_codes(callback.type_name)
+        return name if name is not None else self.unknown_codes(message_type_name(message_type))
 
     def _code(self, err: int) -> str:
         return str(err) if err in ERROR_CODES else self.unknown_codes(str(err))

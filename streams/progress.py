@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from prometheus_client.core import GaugeMetricFamily, Metric
 from prometheus_client.registry import Collector
 
-from streams.contract import BY_NAME
+from streams.contract import PROGRESS
 
 
 @dataclass(frozen=True, slots=True)
@@ -32,12 +32,7 @@ class ProgressCollector(Collector):
     def collect(self) -> Iterator[Metric]:
         rows = sorted(self._progress(), key=lambda row: (row.topic, row.partition))
         families = {
-            name: GaugeMetricFamily(name, BY_NAME[name].help, labels=BY_NAME[name].labels)
-            for name in (
-                "smsc_stream_consumer_lag_records",
-                "smsc_stream_consumer_offset",
-                "smsc_stream_end_offset",
-            )
+            spec.name: GaugeMetricFamily(spec.name, spec.help, labels=spec.labels) for spec in PROGRESS
         }
         for row in rows:
             labels = [row.topic, str(row.partition)]

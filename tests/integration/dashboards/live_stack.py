@@ -32,11 +32,12 @@ from typing import Any, Final
 import httpx
 import yaml
 
-from dashboards.build import rendered
+from dashboards.build import iter_panels, rendered
 from embedded_broker.broker import free_port
 from smsc_analytics import monitoring
 from smsc_analytics.supervisor import Child, Supervisor
 from streams.settings import WorkerSettings
+from tests.integration.streams.harness import Topics, worker_env
 from tests.unit.dashboards.queries import series_names
 
 LOOPBACK: Final = "127.0.0.1"
@@ -123,18 +124,12 @@ class Target:
 
 
 def panel_targets() -> list[Target]:
-    found: list[Target] = []
-
-    def visit(name: str, panels: list[Json]) -> None:
-        for panel in panels:
-            for target in panel.get("targets") or []:
-                where = f"{name} / {panel.get('title')}"
-                found.append(Target(where, str(target["expr"]), bool(target.get("instant"))))
-            visit(name, panel.get("panels") or [])
-
-    for name, text in rendered().items():
-        visit(name, json.loads(text)["panels"])
-    return found
+    return [
+        Target(f"{name} / {panel.get('title')}", str(target["expr"]), bool(target.get("instant")))
+        for name, text in rendered().items()
+        for panel in iter_panels(json.loads(text)["panels"])
+        for target in panel.get("targets") or []
+    ]
 
 
 def variable_queries() -> list[tuple[str, str, str]]:
@@ -376,14 +371,6 @@ def _answers(url: str) -> bool:
         return False
 
 
-def _binary(*names: str) -> str:
-    for name in names:
-        path = shutil.which(name)
-        if path:
-            return path
-    raise AssertionError(f"{' or '.join(names)} missing: `make alert-rules` installs Debian's packages")
-
-
 @contextmanager
 def live_stack(
     bootstrap: str,
@@ -398,8 +385,10 @@ def live_stack(
     `baseline` (OpenMetrics text) is backfilled into Prometheus' data directory before it starts.
     """
     began = time.monotonic()
-    prometheus_bin = _binary("prometheus")
-    alertmanager_bin = _binary("alertmanager", "prometheus-alertmanager")
+    binaries = monitoring.find_binaries()
+    prometheus_bin, alertmanager_bin = binaries.prometheus, binaries.alertmanager
+    assert prometheus_bin, f"Prometheus missing: {monitoring.HOW_TO_INSTALL}"
+    assert alertmanager_bin, f"Alertmanager missing: {monitoring.HOW_TO_INSTALL}"
     suffix = uuid.uuid4().hex[:8]
     env = {**os.environ, "KAFKA_BOOTSTRAP_SERVERS": bootstrap, "PYTHONUNBUFFERED": "1"}
     command = [sys.executable, "-m", "smsc_analytics.cli"]
@@ -429,17 +418,14 @@ def live_stack(
         )
         start = stack.supervisor.start
         try:
-            worker_env = {
-                **env,
-                "SMSC_WORKER_APP_ID": f"test-live-{suffix}",
-                "SMSC_WORKER_RAW_TOPIC": stack.raw_topic,
-                "SMSC_WORKER_EVENTS_TOPIC": f"test.live.events.{suffix}",
-                "SMSC_WORKER_DEAD_TOPIC": f"test.live.dead.{suffix}",
-                "SMSC_WORKER_WEB_PORT": str(worker_port),
-                "SMSC_WORKER_DATA_DIR": str(directory / "worker"),
-                "SMSC_WORKER_SNAPSHOT_INTERVAL_SECONDS": "1",
-            }
-            start(Child("worker", [*command, "worker"], worker_env, directory / "worker.log"))
+            topics = Topics(
+                raw=stack.raw_topic,
+                events=f"test.live.events.{suffix}",
+                dead=f"test.live.dead.{suffix}",
+                app_id=f"test-live-{suffix}",
+            )
+            environment = {**env, **worker_env(bootstrap, topics, directory, worker_port)}
+            start(Child("worker", [*command, "worker"], environment, directory / "worker.log"))
 
             # Alertmanager starts while the worker joins its group.
             rules = derived_rules(COMMITTED_RULES.read_text(encoding="utf-8"))

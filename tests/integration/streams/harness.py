@@ -83,6 +83,23 @@ def read_all(bootstrap: str, topic: str, expected: int) -> list[tuple[bytes, dic
     return asyncio.run(run())
 
 
+def worker_env(bootstrap: str, topics: Topics, data_dir: Path, port: int) -> dict[str, str]:
+    """A test worker's settings: its own topics and group, 1 s snapshots, and an archive under `data_dir`
+    (shared by the workers of a test, never the repository's ./data/archive)."""
+    return {
+        "KAFKA_BOOTSTRAP_SERVERS": bootstrap,
+        "SMSC_WORKER_APP_ID": topics.app_id,
+        "SMSC_WORKER_RAW_TOPIC": topics.raw,
+        "SMSC_WORKER_EVENTS_TOPIC": topics.events,
+        "SMSC_WORKER_DEAD_TOPIC": topics.dead,
+        "SMSC_WORKER_WEB_PORT": str(port),
+        "SMSC_WORKER_DATA_DIR": str(data_dir / f"worker-{port}"),
+        "SMSC_WORKER_SNAPSHOT_INTERVAL_SECONDS": "1",
+        "SMSC_ARCHIVE_ROOT": str(data_dir / "archive"),
+        "SMSC_WORKER_ARCHIVE_FLUSH_SECONDS": "1",
+    }
+
+
 class Worker:
     """`smsc-analytics worker` as a subprocess: stopped with a deadline, killed after it, never left over."""
 
@@ -90,21 +107,7 @@ class Worker:
         self, bootstrap: str, topics: Topics, data_dir: Path, extra_env: dict[str, str] | None = None
     ) -> None:
         self.port = free_port()
-        env = {
-            **os.environ,
-            "KAFKA_BOOTSTRAP_SERVERS": bootstrap,
-            "SMSC_WORKER_APP_ID": topics.app_id,
-            "SMSC_WORKER_RAW_TOPIC": topics.raw,
-            "SMSC_WORKER_EVENTS_TOPIC": topics.events,
-            "SMSC_WORKER_DEAD_TOPIC": topics.dead,
-            "SMSC_WORKER_WEB_PORT": str(self.port),
-            "SMSC_WORKER_DATA_DIR": str(data_dir / f"worker-{self.port}"),
-            "SMSC_WORKER_SNAPSHOT_INTERVAL_SECONDS": "1",
-            # Shared by the workers of a test (one archive), never the repository's ./data/archive.
-            "SMSC_ARCHIVE_ROOT": str(data_dir / "archive"),
-            "SMSC_WORKER_ARCHIVE_FLUSH_SECONDS": "1",
-            **(extra_env or {}),
-        }
+        env = {**os.environ, **worker_env(bootstrap, topics, data_dir, self.port), **(extra_env or {})}
         self.log = data_dir / f"worker-{self.port}.log"
         with open(self.log, "wb") as log:
             self.process = subprocess.Popen(
