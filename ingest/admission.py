@@ -6,10 +6,9 @@ Pure: bytes and the account's secret in, a verdict out. The HTTP codes follow th
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from enum import StrEnum
 from types import MappingProxyType
-from typing import Final
+from typing import Final, NamedTuple
 
 from ingest.keyscan import scan
 from smsc.errors import DecodeError, FieldError, SignatureError
@@ -41,9 +40,11 @@ STATUS_OF: Final = MappingProxyType(
 )
 
 
-@dataclass(frozen=True, slots=True)
-class Verdict:
-    """`reason` None: store in the raw topic under `key` (None when the body cannot be parsed)."""
+class Verdict(NamedTuple):
+    """`reason` None: store in the raw topic under `key` (None when the body cannot be parsed).
+
+    A named tuple rather than a frozen dataclass: one is built per request, and a frozen dataclass's
+    `__init__` (an `object.__setattr__` per field) costs several times as much."""
 
     reason: Reason | None
     kind: CallbackKind | None

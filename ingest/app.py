@@ -7,11 +7,9 @@ SMSC protocol decides lives in `admission`; this module only moves bytes and kee
 
 from __future__ import annotations
 
-import asyncio
 import logging
-import os
-import time
 from collections.abc import Awaitable, Callable, MutableMapping
+from time import perf_counter, time_ns
 from typing import Any, Final
 
 from prometheus_client import CONTENT_TYPE_LATEST, REGISTRY, CollectorRegistry, Counter, generate_latest
@@ -23,9 +21,10 @@ from ingest.deadline import Deadlines
 from ingest.errors import PublishError
 from ingest.metrics import UNKNOWN, IngestMetrics
 from ingest.publisher import Publisher
+from ingest.request_id import request_id_source
 from ingest.settings import IngestSettings
 from smsc.kinds import CallbackKind
-from smsc.raw_record import RawRecord
+from smsc.raw_record import raw_headers
 from smsc.wire import BodyFormat, Limits
 
 logger = logging.getLogger(__name__)
@@ -58,6 +57,8 @@ _ANSWER_HEADERS: Final = {
 _ANSWER_BODIES: Final = {
     status: {"type": "http.response.body", "body": body} for status, body in _ANSWERS.items()
 }
+_UNKNOWN_ACCOUNT: Final = Verdict(Reason.UNKNOWN_ACCOUNT, None, None, None)
+_TOO_LARGE: Final = Verdict(Reason.TOO_LARGE, None, None, None)
 
 
 class _Disconnected(Exception):  # noqa: N818 - a signal between two functions, not an error for callers
@@ -88,6 +89,7 @@ class IngestApp:
         self._request_counters: dict[tuple[str, CallbackKind | None, BodyFormat | None, int], Counter] = {}
         self._observe_duration = self._metrics.request_duration.observe
         self._deadlines = Deadlines(settings.deadline_seconds)
+        self._request_id = request_id_source()
         self._limits = Limits(max_body_bytes=settings.max_body_bytes)
         self._raw_topic = settings.raw_topic
         self._rejected_topic = settings.rejected_topic
@@ -107,9 +109,9 @@ class IngestApp:
     # -- callbacks ---------------------------------------------------------------------------------
 
     async def _callback(self, account: str, scope: Scope, receive: Receive, send: Send) -> None:
-        started = time.perf_counter()
-        received_at_ns = time.time_ns()
-        request_id = os.urandom(16).hex()
+        started = perf_counter()
+        received_at_ns = time_ns()
+        request_id = self._request_id()
         known = account in self._secrets
         label = account if known else UNKNOWN_ACCOUNT_LABEL
         if scope["method"] != "POST":
@@ -125,77 +127,73 @@ class IngestApp:
             return
         query_string: bytes = scope["query_string"]
         if not known:
-            verdict = Verdict(Reason.UNKNOWN_ACCOUNT, None, None, None)
+            verdict = _UNKNOWN_ACCOUNT
         elif not complete:
-            verdict = Verdict(Reason.TOO_LARGE, None, None, None)
+            verdict = _TOO_LARGE
         else:
             verdict = admit(
                 body, query_string, content_type, secret=self._secrets[account], limits=self._limits
             )
         client = scope.get("client")
-        record = RawRecord(
-            body=body,
-            query_string=query_string,
-            content_type=content_type,
-            account=account,
-            received_at_ns=received_at_ns,
-            remote_addr=client[0] if client else None,
-            request_id=request_id,
-            kind=verdict.kind,
-            reject_reason=verdict.reason.value if verdict.reason is not None else None,
+        remote_addr = client[0] if client else None
+        reason = verdict.reason
+        headers = raw_headers(
+            query_string,
+            content_type,
+            account,
+            received_at_ns,
+            remote_addr,
+            request_id,
+            verdict.kind,
+            reason.value if reason is not None else None,
         )
-        if verdict.reason is None:
-            status = await self._store(record, verdict.key)
+        if reason is None:
+            # Inline rather than a method of its own: this is the path of nearly every request.
+            ack = self._publisher.publish(self._raw_topic, verdict.key, body, headers)
+            self._deadlines.watch(ack, self._raw_topic)
+            try:
+                await ack
+                status = 200
+            except PublishError as exc:
+                self._metrics.broker_errors.inc()
+                logger.warning(
+                    "callback not stored, answered 503 account=%s request_id=%s error=%s",
+                    account,
+                    request_id,
+                    exc.reason,
+                )
+                status = 503
         else:
-            status = await self._reject(record, verdict.reason, label)
+            status = await self._reject(body, headers, reason, label, request_id, remote_addr)
         await _answer(send, status, request_id)
         self._count(label, verdict, status, started)
 
-    async def _store(self, record: RawRecord, key: bytes | None) -> int:
-        """200 once the broker acknowledged the record, 503 when it did not within the deadline."""
-        error = await self._deliver(self._raw_topic, key, record)
-        if error is None:
-            return 200
-        self._metrics.broker_errors.inc()
-        logger.warning(
-            "callback not stored, answered 503 account=%s request_id=%s error=%s",
-            record.account,
-            record.request_id,
-            error,
-        )
-        return 503
-
-    async def _reject(self, record: RawRecord, reason: Reason, label: str) -> int:
+    async def _reject(
+        self,
+        body: bytes,
+        headers: list[tuple[str, bytes]],
+        reason: Reason,
+        label: str,
+        request_id: str,
+        remote_addr: str | None,
+    ) -> int:
         """Keep a copy in the rejected topic (best effort, within the deadline), then refuse."""
         self._metrics.rejected.labels(label, reason.value).inc()
         logger.warning(
             "callback rejected account=%s reason=%s request_id=%s remote=%s",
             label,
             reason.value,
-            record.request_id,
-            record.remote_addr,
+            request_id,
+            remote_addr,
         )
-        error = await self._deliver(self._rejected_topic, None, record)
-        if error is not None:
-            self._metrics.broker_errors.inc()
-            logger.error("rejected callback not kept request_id=%s error=%s", record.request_id, error)
-        return STATUS_OF[reason]
-
-    async def _deliver(self, topic: str, key: bytes | None, record: RawRecord) -> str | None:
-        """None once the broker acknowledged the record; else why not: no ack within the deadline, or
-        the producer refused it."""
-        deadline = self._deadlines.start()
+        ack = self._publisher.publish(self._rejected_topic, None, body, headers)
+        self._deadlines.watch(ack, self._rejected_topic)
         try:
-            await self._publisher.publish(topic, key, record.body, record.to_headers())
-        except asyncio.CancelledError:
-            if deadline.caused_cancellation():
-                return f"no ack within {self._deadlines.seconds}s"
-            raise
+            await ack
         except PublishError as exc:
-            return str(exc)
-        finally:
-            deadline.finish()
-        return None
+            self._metrics.broker_errors.inc()
+            logger.error("rejected callback not kept request_id=%s error=%s", request_id, exc.reason)
+        return STATUS_OF[reason]
 
     async def _read_body(self, receive: Receive, content_length: int | None) -> tuple[bytes, bool]:
         """The body, and whether it is complete; past the limit, only its first `max_body_bytes`."""
@@ -232,7 +230,7 @@ class IngestApp:
             )
             self._request_counters[label, kind, body_format, status] = counter
         counter.inc()
-        self._observe_duration(time.perf_counter() - started)
+        self._observe_duration(perf_counter() - started)
 
     # -- operations ----------------------------------------------------------------------------------
 

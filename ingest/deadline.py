@@ -1,11 +1,14 @@
-"""The per-request deadline: one timer for all requests instead of an `asyncio.timeout` each.
+"""The per-request deadline on the broker's ack: one timer for all requests.
 
-`asyncio.timeout` schedules (and cancels) a timer handle per request: under uvloop a libuv timer each,
-~8 % of ingest's CPU in a profile. Every request here has the same deadline, so deadlines expire in
-arrival order: a deque ordered by arrival and one timer for its oldest live entry do the same work.
-Expiry is what `asyncio.timeout` does: the request's task is cancelled, which cancels the awaited
-send or ack (aiokafka keeps delivering a record already handed over, as before), and the request turns
-that cancellation back into an answer.
+`asyncio.timeout` schedules (and cancels) a timer handle per request, and a deadline that cancels the
+request's task must then tell its own cancellation from a shutdown's. Here the deadline does not touch
+the task at all: it fails the future the request waits on (the publisher's ack) with a `PublishError`,
+exactly as a broker error would, so a late request and a refused one take the same 503 path. Every
+request has the same deadline, so deadlines expire in arrival order: a deque ordered by arrival and one
+timer for its oldest live entry do the work of a timer per request.
+
+A record already handed to the broker may still be stored after its request was answered 503; SMSC
+sends that callback again and the stream processors deduplicate it.
 """
 
 from __future__ import annotations
@@ -13,33 +16,16 @@ from __future__ import annotations
 import asyncio
 from collections import deque
 
-
-class Deadline:
-    """One request's deadline; `finish()` once the awaited work is over, whatever its outcome."""
-
-    __slots__ = ("expired", "finished", "task", "when")
-
-    def __init__(self, when: float, task: asyncio.Task[object]) -> None:
-        self.when = when
-        self.task = task
-        self.finished = False
-        self.expired = False
-
-    def finish(self) -> None:
-        self.finished = True
-
-    def caused_cancellation(self) -> bool:
-        """Whether this deadline, and nothing else (a server shutdown), cancelled the task; if so the
-        cancellation is consumed, as `asyncio.timeout` consumes its own."""
-        return self.expired and self.task.uncancel() == 0
+from ingest.errors import PublishError
 
 
 class Deadlines:
-    """Deadlines of `seconds` from now, for tasks of one event loop."""
+    """Deadlines of `seconds` from now, for futures of one event loop."""
 
     def __init__(self, seconds: float) -> None:
         self._seconds = seconds
-        self._pending: deque[Deadline] = deque()
+        self._reason = f"no ack within {seconds:g}s"
+        self._pending: deque[tuple[float, asyncio.Future[None], str]] = deque()
         self._timer: asyncio.TimerHandle | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
 
@@ -47,38 +33,35 @@ class Deadlines:
     def seconds(self) -> float:
         return self._seconds
 
-    def start(self) -> Deadline:
-        """The current task is cancelled `seconds` from now unless the deadline is finished before."""
-        loop = asyncio.get_running_loop()
-        task = asyncio.current_task(loop)
-        if task is None:
-            raise RuntimeError("a deadline needs a task to cancel")
+    def watch(self, ack: asyncio.Future[None], topic: str) -> None:
+        """Fail `ack` with a PublishError `seconds` from now unless it is done before."""
+        if ack.done():
+            return
+        loop = ack.get_loop()
         if loop is not self._loop:  # a new event loop (tests run several): the old one's timer is gone
             self._loop, self._timer = loop, None
             self._pending.clear()
-        deadline = Deadline(loop.time() + self._seconds, task)
         pending = self._pending
-        # Finished requests are dropped from the front as new ones arrive: the deque holds roughly the
+        # Done entries are dropped from the front as new ones arrive: the deque holds roughly the
         # requests in flight, not every request of the last `seconds`.
-        while pending and pending[0].finished:
+        while pending and pending[0][1].done():
             pending.popleft()
-        pending.append(deadline)
+        when = loop.time() + self._seconds
+        pending.append((when, ack, topic))
         if self._timer is None:
-            self._timer = loop.call_at(deadline.when, self._expire, loop)
-        return deadline
+            self._timer = loop.call_at(when, self._expire, loop)
 
     def _expire(self, loop: asyncio.AbstractEventLoop) -> None:
         now = loop.time()
         pending = self._pending
         while pending:
-            head = pending[0]
-            if not head.finished:
-                if head.when > now:
+            when, ack, topic = pending[0]
+            if not ack.done():
+                if when > now:
                     break
-                head.expired = True
-                head.task.cancel()
+                ack.set_exception(PublishError(self._reason, topic=topic))
             pending.popleft()
-        self._timer = loop.call_at(pending[0].when, self._expire, loop) if pending else None
+        self._timer = loop.call_at(pending[0][0], self._expire, loop) if pending else None
 
     def __len__(self) -> int:
         return len(self._pending)

@@ -1,32 +1,41 @@
 """Writing records to Kafka and learning, per record, that the broker acknowledged it (acks=all).
 
-The producer is aiokafka, chosen by measurement (docs/ingest.md): 32 concurrent publishers on the
-embedded broker got 48k acknowledged records/s at p50 0.6 ms with it, against 11.7k/s at 2.6 ms for
-librdkafka (confluent-kafka), whose delivery reports must be polled from another thread or a timer.
-`linger_ms=0` is what keeps the ack latency low: records that arrive while a request is in flight are
-batched anyway.
+aiokafka provides the connections (bootstrap, versions, SASL/SSL), the cluster metadata and the record
+batch encoder (its C extension); the sending is ours. Measured on the ingest benchmark, aiokafka's own
+sender (accumulator, sender routine, a handler and two timeouts per produce request) cost ~120 µs of CPU
+per produce request on top of the request itself, and a request carries ~13 records under load: its
+machinery alone was a third of what ingest spent per callback. Here each broker gets one `_NodeSender`:
+records are appended to the open batch of their partition and wait on one plain future; one produce
+request per broker is in flight at a time, carrying every batch that filled while the previous one was
+on the wire (so a partition's records stay in order), and its response resolves the futures.
 
-Records go through aiokafka's batch API rather than `send()`: measured in-process, publishing with
-`send()` cost ~40 µs of CPU per record (metadata coroutine, size estimate, accumulator coroutine, a
-future and a metadata object per record, the ack resolved record by record), as much as the rest of
-a request. Here a record is appended to the open batch of its partition (the
-partition chosen by the producer's own partitioner, as `send()` would) and gets one plain future; one
-task per partition hands the batches over in order, and one callback per batch resolves its records.
+A write is never retried here: a record whose produce request failed, or whose outcome is unknown
+(timeout, lost connection), fails its future, the request is answered 503 and SMSC sends the callback
+again (the stream processors deduplicate). So the producer itself never writes a record twice, which
+is what an idempotent producer protects against. Idempotence can still be switched on
+(`SMSC_INGEST_PRODUCER_IDEMPOTENCE`) for brokers that fence by producer id: batches then carry a producer
+id and per-partition sequence numbers, and any failed batch makes the next request take a new producer
+id (the broker would otherwise refuse the gap in the sequence).
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
-from collections import deque
 from collections.abc import Sequence
-from functools import partial
-from typing import Any, Protocol
+from dataclasses import dataclass, field
+from typing import Any, Final, Protocol
 
 from aiokafka import AIOKafkaProducer
-from aiokafka.errors import KafkaError
+from aiokafka.cluster import ClusterMetadata
+from aiokafka.errors import DuplicateSequenceNumber, KafkaError, NoError, RequestTimedOutError, for_code
+from aiokafka.producer.message_accumulator import BatchBuilder
+from aiokafka.protocol.produce import ProduceRequest
+from aiokafka.protocol.transaction import InitProducerIdRequest
+from aiokafka.structs import TopicPartition
 
 from ingest.errors import PublishError
+from ingest.partitioner import choose_partition
 from ingest.settings import IngestSettings
 
 logger = logging.getLogger(__name__)
@@ -34,7 +43,9 @@ logger = logging.getLogger(__name__)
 Headers = Sequence[tuple[str, bytes]]
 
 #: How long to wait between attempts to connect a producer whose broker was down at start.
-_RECONNECT_SECONDS = 1.0
+_RECONNECT_SECONDS: Final = 1.0
+#: acks=all: the leader answers once every in-sync replica has the record.
+_ACKS_ALL: Final = -1
 
 
 class Publisher(Protocol):
@@ -42,8 +53,9 @@ class Publisher(Protocol):
 
     async def start(self) -> None: ...
 
-    async def publish(self, topic: str, key: bytes | None, value: bytes, headers: Headers) -> None:
-        """Return once the broker acknowledged the record; raise `PublishError` when it will not."""
+    def publish(self, topic: str, key: bytes | None, value: bytes, headers: Headers) -> asyncio.Future[None]:
+        """A future resolved once the broker acknowledged the record, failed with `PublishError` when it
+        will not be. The caller bounds the wait (a request past its deadline is answered 503)."""
 
     async def ready(self) -> bool: ...
 
@@ -52,32 +64,58 @@ class Publisher(Protocol):
 
 
 def producer_config(settings: IngestSettings) -> dict[str, Any]:
-    """aiokafka producer arguments: durability first (acks=all), bounded waits, then the operator's extras."""
+    """aiokafka producer arguments: bounded waits, then the operator's extras. Durability (acks=all) and
+    idempotence are applied by the publisher's own sender, not by aiokafka's."""
     config: dict[str, Any] = {
         "bootstrap_servers": settings.kafka_bootstrap_servers,
         "client_id": "smsc-ingest",
         "acks": "all",
-        "enable_idempotence": settings.producer_idempotence,
-        "linger_ms": settings.producer_linger_ms,
         "request_timeout_ms": int(settings.producer_delivery_timeout_seconds * 1000),
         "max_batch_size": settings.producer_max_batch_bytes,
     }
     config.update({name: value.get_secret_value() for name, value in settings.producer_config.items()})
+    config["enable_idempotence"] = False  # aiokafka's sender stays idle: see the module docstring
     return config
 
 
+@dataclass(slots=True)
+class _Route:
+    """A topic's partitions as aiokafka's partitioner sees them, and each one's leader."""
+
+    partitions: list[int]
+    available: list[int]
+    leaders: dict[int, int]
+
+
+@dataclass(slots=True)
+class _Identity:
+    """The producer id of an idempotent producer and the next sequence number of each partition."""
+
+    producer_id: int = -1
+    epoch: int = -1
+    sequences: dict[tuple[str, int], int] = field(default_factory=dict)
+    stale: bool = True  # take a (new) producer id before the next produce request
+
+
 class KafkaPublisher:
-    """One aiokafka producer for the process. A broker that is down at start is retried in the background:
+    """One aiokafka client for the process. A broker that is down at start is retried in the background:
     /readyz fails and callbacks get 503 until it is up, instead of a crash loop."""
 
     def __init__(self, settings: IngestSettings) -> None:
         self._config = producer_config(settings)
+        self._idempotent = settings.producer_idempotence
+        self._linger_seconds = settings.producer_linger_ms / 1000
+        self._timeout_ms = self._config["request_timeout_ms"]
         self._probe_topic = settings.raw_topic
         self._readiness_timeout = settings.readiness_timeout_seconds
         self._flush_timeout = settings.shutdown_timeout_seconds
         self._producer: AIOKafkaProducer | None = None
         self._connecting: asyncio.Task[None] | None = None
-        self._partitions: dict[tuple[str, int], _PartitionQueue] = {}
+        self._routes: dict[str, _Route] = {}
+        self._senders: dict[int, _NodeSender] = {}
+        self._identity = _Identity()
+        self._renewing: asyncio.Future[None] | None = None
+        self._background: set[asyncio.Task[None]] = set()
 
     async def start(self) -> None:
         self._connecting = asyncio.create_task(self._connect(), name="kafka-producer-connect")
@@ -87,36 +125,123 @@ class KafkaPublisher:
             producer = AIOKafkaProducer(**self._config)
             try:
                 await producer.start()
-            except KafkaError as exc:
+                if self._idempotent:
+                    await self._renew_identity(producer)
+            except (KafkaError, PublishError) as exc:
                 await producer.stop()
-                hint = (
-                    " (does the broker support idempotent producers? SMSC_INGEST_PRODUCER_IDEMPOTENCE=false)"
-                    if self._config["enable_idempotence"]
-                    else ""
-                )
-                logger.warning("kafka producer cannot start error=%s%s; retrying", exc, hint)
+                logger.warning("kafka producer cannot start error=%s; retrying", exc)
                 await asyncio.sleep(_RECONNECT_SECONDS)
                 continue
+            producer.client.cluster.add_listener(self._forget_routes)
             self._producer = producer
-            self._partitions = {}
+            self._routes = {}
+            self._senders = {}
             logger.info("kafka producer connected bootstrap=%s", self._config["bootstrap_servers"])
             return
 
-    async def publish(self, topic: str, key: bytes | None, value: bytes, headers: Headers) -> None:
+    def publish(self, topic: str, key: bytes | None, value: bytes, headers: Headers) -> asyncio.Future[None]:
         producer = self._producer
         if producer is None:
-            raise PublishError("the producer is not connected to the broker yet", topic=topic)
+            return _failed(PublishError("the producer is not connected to the broker yet", topic=topic))
+        route = self._routes.get(topic)
+        if route is None:
+            route = self._route(producer.client.cluster, topic)
+            if route is None:  # the first record of a topic: its metadata first
+                return self._publish_after_metadata(producer, topic, key, value, headers)
+        partition = choose_partition(key, route.partitions, route.available)
+        leader = route.leaders.get(partition)
+        if leader is None:
+            producer.client.force_metadata_update()
+            return _failed(PublishError(f"partition {partition} has no leader", topic=topic))
+        sender = self._senders.get(leader)
+        if sender is None:
+            sender = self._senders[leader] = _NodeSender(self, producer, leader)
+        return sender.append(topic, partition, key, value, headers)
+
+    def _publish_after_metadata(
+        self, producer: AIOKafkaProducer, topic: str, key: bytes | None, value: bytes, headers: Headers
+    ) -> asyncio.Future[None]:
+        loop = asyncio.get_running_loop()
+        waiter: asyncio.Future[None] = loop.create_future()
+
+        async def publish_when_known() -> None:
+            try:
+                await producer.partitions_for(topic)
+            except KafkaError as exc:
+                if not waiter.done():
+                    waiter.set_exception(PublishError(str(exc), topic=topic))
+                return
+            if not waiter.done():
+                _chain(self.publish(topic, key, value, headers), waiter)
+
+        task = loop.create_task(publish_when_known())
+        self._background.add(task)
+        task.add_done_callback(self._background.discard)
+        return waiter
+
+    def _route(self, cluster: ClusterMetadata, topic: str) -> _Route | None:
+        partitions = cluster.partitions_for_topic(topic)
+        if partitions is None:
+            return None
+        leaders = {}
+        for partition in partitions:
+            leader = cluster.leader_for_partition(TopicPartition(topic, partition))
+            if leader is not None and leader >= 0:
+                leaders[partition] = leader
+        # In aiokafka's order (list of its set), so that the partitioner picks what send() would pick.
+        route = _Route(list(partitions), list(cluster.available_partitions_for_topic(topic)), leaders)
+        self._routes[topic] = route
+        return route
+
+    def _forget_routes(self, _cluster: ClusterMetadata) -> None:
+        """Metadata changed (a new leader, new partitions): routes are rebuilt on the next record."""
+        self._routes = {}
+
+    async def _renew_identity(self, producer: AIOKafkaProducer) -> None:
+        """A new producer id; sequence numbers start again at 0 (idempotent producers only)."""
+        client = producer.client
+        request = InitProducerIdRequest(transactional_id=None, transaction_timeout_ms=self._timeout_ms)
         try:
-            if producer.client.cluster.partitions_for_topic(topic) is None:
-                await producer.partitions_for(topic)  # the first record of a topic: wait for its metadata
-            # The producer's own choice, exactly as send() makes it (murmur2 of the key by default).
-            partition: int = producer._partition(topic, None, key, value, key, value)
+            response = await client.send(client.get_random_node(), request)
         except KafkaError as exc:
-            raise PublishError(str(exc), topic=topic) from None
-        queue = self._partitions.get((topic, partition))
-        if queue is None:
-            queue = self._partitions[topic, partition] = _PartitionQueue(producer, topic, partition)
-        await queue.append(key, value, headers)
+            raise PublishError(f"InitProducerId failed: {exc}", topic="-") from None
+        error = for_code(response.error_code)
+        if error is not NoError:
+            raise PublishError(
+                f"the broker refused a producer id ({error.__name__}); does it support idempotent "
+                "producers? SMSC_INGEST_PRODUCER_IDEMPOTENCE=false turns idempotence off",
+                topic="-",
+            )
+        self._identity = _Identity(response.producer_id, response.producer_epoch, {}, stale=False)
+
+    async def identity(self, producer: AIOKafkaProducer) -> _Identity:
+        """The current producer id, renewed first when a failed batch made it stale (one renewal at a
+        time, shared by every broker's sender)."""
+        if self._identity.stale:
+            if self._renewing is None:
+                self._renewing = asyncio.get_running_loop().create_future()
+                try:
+                    await self._renew_identity(producer)
+                finally:
+                    renewing, self._renewing = self._renewing, None
+                    renewing.set_result(None)
+            else:
+                await asyncio.shield(self._renewing)
+            if self._identity.stale:
+                raise PublishError("no producer id", topic="-")
+        return self._identity
+
+    @property
+    def idempotent(self) -> bool:
+        return self._idempotent
+
+    @property
+    def linger_seconds(self) -> float:
+        return self._linger_seconds
+
+    @property
+    def timeout_ms(self) -> int:
+        return int(self._timeout_ms)
 
     async def ready(self) -> bool:
         """The broker answers a metadata request in time."""
@@ -136,12 +261,11 @@ class KafkaPublisher:
         producer, self._producer = self._producer, None
         if producer is None:
             return
+        sending = [sender.task for sender in self._senders.values() if sender.task is not None]
         try:
             async with asyncio.timeout(self._flush_timeout):
-                # Batches still being handed over first, then the producer's own flush.
-                handing_over = [q.task for q in self._partitions.values() if q.task is not None]
-                await asyncio.gather(*handing_over, return_exceptions=True)
-                await producer.stop()  # sends what is batched and waits for the acks
+                # Every open batch is sent by its broker's sender before the sender stops.
+                await asyncio.gather(*sending, return_exceptions=True)
         except TimeoutError:
             logger.error(
                 "producer did not flush within %ss; unacknowledged records were answered 503",
@@ -149,68 +273,151 @@ class KafkaPublisher:
             )
         else:
             logger.info("producer flushed and closed")
+        await producer.stop()
 
 
-class _PartitionQueue:
-    """The records of one topic-partition not yet handed to the producer, in batches, in order."""
+@dataclass(slots=True)
+class _Batch:
+    builder: BatchBuilder
+    waiters: list[asyncio.Future[None]]
 
-    def __init__(self, producer: AIOKafkaProducer, topic: str, partition: int) -> None:
+
+class _NodeSender:
+    """The records bound for one broker: one produce request in flight at a time, carrying the first open
+    batch of every partition."""
+
+    def __init__(self, publisher: KafkaPublisher, producer: AIOKafkaProducer, node_id: int) -> None:
+        self._publisher = publisher
         self._producer = producer
-        self._topic = topic
-        self._partition = partition
-        self._batches: deque[tuple[Any, list[asyncio.Future[None]]]] = deque()
+        self._node_id = node_id
+        self._open: dict[tuple[str, int], list[_Batch]] = {}
         self.task: asyncio.Task[None] | None = None
 
-    def append(self, key: bytes | None, value: bytes, headers: Headers) -> asyncio.Future[None]:
-        """A future resolved when the broker acknowledged the record (PublishError when it will not)."""
+    def append(
+        self, topic: str, partition: int, key: bytes | None, value: bytes, headers: Headers
+    ) -> asyncio.Future[None]:
         loop = asyncio.get_running_loop()
-        batches = self._batches
-        if (
-            not batches
-            or batches[-1][0].append(timestamp=None, key=key, value=value, headers=headers) is None
-        ):
+        batches = self._open.get((topic, partition))
+        if batches is None:
+            batches = self._open[topic, partition] = []
+        last = batches[-1].builder if batches else None
+        if last is None or last.append(timestamp=None, key=key, value=value, headers=headers) is None:
             # No open batch, or the open one is full (max_batch_size): a new one, where any record fits.
-            batch = self._producer.create_batch()
-            batch.append(timestamp=None, key=key, value=value, headers=headers)
-            batches.append((batch, []))
+            builder = self._producer.create_batch()
+            if builder.append(timestamp=None, key=key, value=value, headers=headers) is None:
+                return _failed(PublishError("the record is larger than the largest batch", topic=topic))
+            batches.append(_Batch(builder, []))
         waiter: asyncio.Future[None] = loop.create_future()
-        batches[-1][1].append(waiter)
+        batches[-1].waiters.append(waiter)
         if self.task is None:
-            self.task = loop.create_task(self._hand_over())
+            # Started now, it first runs after the requests already parsed in this loop iteration have
+            # appended their records: they share the first produce request.
+            self.task = loop.create_task(self._run())
         return waiter
 
-    async def _hand_over(self) -> None:
-        """Hands the batches over one after the other; send_batch waits until the previous batch of this
-        partition was taken by the sender, and records arriving meanwhile fill the next batch."""
-        batches = self._batches
+    async def _run(self) -> None:
         try:
-            while batches:
-                # Out of the deque before the wait: records arriving meanwhile open the next batch.
-                batch, waiters = batches.popleft()
-                try:
-                    delivery = await self._producer.send_batch(batch, self._topic, partition=self._partition)
-                except KafkaError as exc:
-                    _fail(waiters, str(exc), self._topic)
-                    continue
-                except BaseException:
-                    # Cancelled (a shutdown past its timeout): nobody will hand these over any more.
-                    for pending in (waiters, *(later for _, later in batches)):
-                        _fail(pending, "the producer is closing", self._topic)
-                    batches.clear()
-                    raise
-                delivery.add_done_callback(partial(self._resolve, waiters=waiters))
+            while self._open:
+                if self._publisher.linger_seconds:
+                    await asyncio.sleep(self._publisher.linger_seconds)
+                await self._send(self._take())
+        except BaseException:
+            # Cancelled (a shutdown past its timeout): nobody will send these any more.
+            for batches in self._open.values():
+                for batch in batches:
+                    _fail(batch.waiters, "the producer is closing", "-")
+            self._open.clear()
+            raise
         finally:
             self.task = None
 
-    def _resolve(self, delivery: asyncio.Future[Any], *, waiters: list[asyncio.Future[None]]) -> None:
-        if delivery.cancelled():
-            _fail(waiters, "the batch was cancelled", self._topic)
-        elif (exc := delivery.exception()) is not None:
-            _fail(waiters, str(exc), self._topic)
+    def _take(self) -> dict[tuple[str, int], _Batch]:
+        """The first open batch of each partition; a batch nobody waits for any more (every request past
+        its deadline, answered 503) is dropped: SMSC sends those callbacks again."""
+        taken: dict[tuple[str, int], _Batch] = {}
+        for tp, batches in list(self._open.items()):
+            batch = batches.pop(0)
+            if not batches:
+                del self._open[tp]
+            if not all(waiter.done() for waiter in batch.waiters):
+                taken[tp] = batch
+        return taken
+
+    async def _send(self, batches: dict[tuple[str, int], _Batch]) -> None:
+        if not batches:
+            return
+        publisher = self._publisher
+        identity = None
+        if publisher.idempotent:
+            try:
+                identity = await publisher.identity(self._producer)
+            except PublishError as exc:
+                for batch in batches.values():
+                    _fail(batch.waiters, exc.reason, "-")
+                return
+            for tp, batch in batches.items():
+                sequence = identity.sequences.get(tp, 0)
+                batch.builder._set_producer_state(identity.producer_id, identity.epoch, sequence)
+                identity.sequences[tp] = sequence + len(batch.waiters)
+        topics: dict[str, list[tuple[int, bytes]]] = {}
+        for (topic, partition), batch in batches.items():
+            topics.setdefault(topic, []).append((partition, batch.builder._build()))
+        request = ProduceRequest(
+            transactional_id=None,
+            required_acks=_ACKS_ALL,
+            timeout=publisher.timeout_ms,
+            topics=list(topics.items()),
+        )
+        client = self._producer.client
+        try:
+            response = await client.send(self._node_id, request)
+        except KafkaError as exc:
+            # Not sent, or sent with an unknown outcome: either way SMSC sends the callback again.
+            if not isinstance(exc, RequestTimedOutError):
+                client.force_metadata_update()  # the broker went away: where are the partitions now?
+            if identity is not None:
+                identity.stale = True
+            for (topic, _), batch in batches.items():
+                _fail(batch.waiters, str(exc) or type(exc).__name__, topic)
+            return
+        for topic, partitions in response.topics:
+            for answer in partitions:
+                answered = batches.pop((topic, answer[0]), None)
+                if answered is None:
+                    continue
+                error = for_code(answer[1])
+                if error is NoError or (error is DuplicateSequenceNumber and identity is not None):
+                    for waiter in answered.waiters:
+                        if not waiter.done():  # a request past its deadline was answered 503 already
+                            waiter.set_result(None)
+                    continue
+                if getattr(error, "invalid_metadata", False):
+                    client.force_metadata_update()  # a new leader: the next records go there
+                if identity is not None:
+                    identity.stale = True
+                _fail(answered.waiters, error.__name__, topic)
+        for (topic, _), unanswered in batches.items():  # partitions the response did not mention
+            _fail(unanswered.waiters, "no answer for the partition", topic)
+
+
+def _failed(error: PublishError) -> asyncio.Future[None]:
+    future: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+    future.set_exception(error)
+    return future
+
+
+def _chain(source: asyncio.Future[None], target: asyncio.Future[None]) -> None:
+    def copy(done: asyncio.Future[None]) -> None:
+        if target.done():
+            return
+        if done.cancelled():
+            target.cancel()
+        elif (exc := done.exception()) is not None:
+            target.set_exception(exc)
         else:
-            for waiter in waiters:
-                if not waiter.done():  # a request past its deadline cancelled its own wait
-                    waiter.set_result(None)
+            target.set_result(None)
+
+    source.add_done_callback(copy)
 
 
 def _fail(waiters: list[asyncio.Future[None]], reason: str, topic: str) -> None:

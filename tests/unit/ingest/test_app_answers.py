@@ -26,11 +26,11 @@ class ControlledPublisher:
     async def start(self) -> None:
         pass
 
-    async def publish(self, topic: str, key: bytes | None, value: bytes, headers: Headers) -> None:
+    def publish(self, topic: str, key: bytes | None, value: bytes, headers: Headers) -> asyncio.Future[None]:
         self.published.append((topic, key, value))
-        waiter = asyncio.get_running_loop().create_future()
+        waiter: asyncio.Future[None] = asyncio.get_running_loop().create_future()
         self.waiting.append(waiter)
-        await waiter
+        return waiter
 
     def ack(self) -> None:
         for waiter in self.waiting:

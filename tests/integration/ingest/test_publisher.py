@@ -1,0 +1,148 @@
+"""The publisher against the real broker: every acknowledged record is stored, in the partition aiokafka's
+default partitioner (and the Java client) would choose, and the records of one key keep their order."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections import defaultdict
+
+import pytest
+from aiokafka import AIOKafkaConsumer
+from aiokafka.partitioner import DefaultPartitioner
+
+from embedded_broker import EmbeddedBroker
+from ingest.errors import PublishError
+from ingest.publisher import KafkaPublisher
+from ingest.settings import IngestSettings
+from tests.integration.ingest.conftest import ingest_settings
+
+pytestmark = pytest.mark.integration
+
+KEYS = [f"{n}:7999000{n:04d}".encode() for n in range(37)]
+
+
+async def connected(settings: IngestSettings) -> KafkaPublisher:
+    publisher = KafkaPublisher(settings)
+    await publisher.start()
+    deadline = time.monotonic() + 15
+    while not await publisher.ready():
+        assert time.monotonic() < deadline, "the publisher did not connect within 15 s"
+        await asyncio.sleep(0.05)
+    return publisher
+
+
+async def read_all(bootstrap: str, topic: str, count: int) -> dict[int, list[tuple[bytes | None, bytes]]]:
+    """Every record of the topic by partition, in offset order; waits (bounded) until `count` arrived."""
+    consumer = AIOKafkaConsumer(
+        topic, bootstrap_servers=bootstrap, auto_offset_reset="earliest", enable_auto_commit=False
+    )
+    await consumer.start()
+    try:
+        stored: dict[int, list[tuple[bytes | None, bytes]]] = defaultdict(list)
+        deadline = time.monotonic() + 20
+        while sum(map(len, stored.values())) < count:
+            assert time.monotonic() < deadline, f"only {sum(map(len, stored.values()))} of {count} records"
+            for tp, records in (await consumer.getmany(timeout_ms=500)).items():
+                stored[tp.partition].extend((record.key, record.value or b"") for record in records)
+        return stored
+    finally:
+        await consumer.stop()
+
+
+def test_acknowledged_records_are_stored_by_key_in_order(kafka_bootstrap: str, topic_name: str) -> None:
+    settings = ingest_settings(kafka_bootstrap, topic_name)
+    topic = settings.raw_topic
+    total = 3000
+
+    async def scenario() -> tuple[list[int], dict[int, list[tuple[bytes | None, bytes]]]]:
+        publisher = await connected(settings)
+        try:
+            # Arrivals of many requests at once, in waves: records share batches and produce requests.
+            for wave in range(0, total, 300):
+                acks = [
+                    publisher.publish(topic, KEYS[n % len(KEYS)], str(n).encode(), [("n", str(n).encode())])
+                    for n in range(wave, wave + 300)
+                ]
+                await asyncio.wait_for(asyncio.gather(*acks), 20)
+            partitions = sorted(await publisher_partitions(publisher, topic))
+        finally:
+            await publisher.close()
+        return partitions, await read_all(kafka_bootstrap, topic, total)
+
+    partitions, stored = asyncio.run(scenario())
+    assert len(partitions) > 1  # else "the partition aiokafka would choose" proves nothing
+    assert sum(map(len, stored.values())) == total  # each acknowledged record exactly once
+    by_key: dict[bytes | None, list[int]] = defaultdict(list)
+    for partition, records in stored.items():
+        for key, value in records:
+            assert partition == DefaultPartitioner()(key, partitions, partitions)
+            by_key[key].append(int(value))
+    for key, values in by_key.items():
+        assert values == sorted(values), f"the records of {key!r} are out of order"
+
+
+async def publisher_partitions(publisher: KafkaPublisher, topic: str) -> set[int]:
+    producer = publisher._producer
+    assert producer is not None
+    return set(await producer.partitions_for(topic))
+
+
+def test_batches_larger_than_the_batch_limit_are_split_and_kept_in_order(
+    kafka_bootstrap: str, topic_name: str
+) -> None:
+    settings = ingest_settings(kafka_bootstrap, topic_name, producer_max_batch_bytes=16 * 1024)
+    topic = settings.raw_topic
+    values = [str(n).encode().ljust(3000, b".") for n in range(60)]  # ~180 KB for one key
+
+    async def scenario() -> dict[int, list[tuple[bytes | None, bytes]]]:
+        publisher = await connected(settings)
+        try:
+            await asyncio.wait_for(
+                asyncio.gather(*(publisher.publish(topic, b"k", v, []) for v in values)), 20
+            )
+        finally:
+            await publisher.close()
+        return await read_all(kafka_bootstrap, topic, len(values))
+
+    stored = asyncio.run(scenario())
+    (records,) = [records for records in stored.values() if records]
+    assert [value for _, value in records] == values
+
+
+def test_null_keys_are_spread_and_stored(kafka_bootstrap: str, topic_name: str) -> None:
+    settings = ingest_settings(kafka_bootstrap, topic_name)
+    topic = settings.rejected_topic
+
+    async def scenario() -> dict[int, list[tuple[bytes | None, bytes]]]:
+        publisher = await connected(settings)
+        try:
+            acks = [publisher.publish(topic, None, str(n).encode(), []) for n in range(400)]
+            await asyncio.wait_for(asyncio.gather(*acks), 20)
+        finally:
+            await publisher.close()
+        return await read_all(kafka_bootstrap, topic, 400)
+
+    stored = asyncio.run(scenario())
+    assert sorted(int(value) for records in stored.values() for _, value in records) == list(range(400))
+    assert sum(1 for records in stored.values() if records) > 1
+
+
+def test_a_stopped_broker_fails_the_acks_instead_of_hanging(
+    fresh_broker: EmbeddedBroker, topic_name: str
+) -> None:
+    settings = ingest_settings(fresh_broker.bootstrap_servers, topic_name)
+    topic = settings.raw_topic
+
+    async def scenario() -> list[BaseException | None]:
+        publisher = await connected(settings)
+        try:
+            await asyncio.wait_for(publisher.publish(topic, b"k", b"before", []), 10)
+            fresh_broker.stop()
+            acks = [publisher.publish(topic, b"k", b"after", []) for _ in range(5)]
+            return list(await asyncio.wait_for(asyncio.gather(*acks, return_exceptions=True), 30))
+        finally:
+            await publisher.close()
+
+    outcomes = asyncio.run(scenario())
+    assert all(isinstance(outcome, PublishError) for outcome in outcomes), outcomes
