@@ -7,21 +7,23 @@ from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
 
 from benchmarks.ingest_bodies import realistic_requests
-from ingest.keyscan import Scanned, scan
+from ingest.keyscan import _DECODING_TABLES, Scanned, _decode, _json_charset_member, scan
 from smsc.encode import EncodedRequest, encode_request
 from smsc.errors import DecodeError, EncodeError, FieldError
 from smsc.kinds import CallbackKind, classify, message_key
-from smsc.wire import BodyFormat, Limits, decode_request
+from smsc.wire import JSON_CHARSET_MEMBER, BodyFormat, Limits, decode_request
 from tests.unit.ingest.callbacks import CHARSETS, FORMATS, callback
 
 LIMITS = Limits()
 FullResult = tuple[CallbackKind | None, BodyFormat | None, bytes | None]
 
 
-def full_path(body: bytes, query_string: bytes, content_type: str | None) -> FullResult:
+def full_path(
+    body: bytes, query_string: bytes, content_type: str | None, limits: Limits = LIMITS
+) -> FullResult:
     """The reference: what ingest derived before the scanner existed (smsc.wire + smsc.kinds)."""
     try:
-        decoded = decode_request(body, query_string, content_type, limits=LIMITS)
+        decoded = decode_request(body, query_string, content_type, limits=limits)
     except DecodeError:
         return None, None, None
     kind = classify(decoded.params)
@@ -32,10 +34,13 @@ def full_path(body: bytes, query_string: bytes, content_type: str | None) -> Ful
     return kind, decoded.format, key
 
 
-def check(body: bytes, query_string: bytes, content_type: str | None) -> Scanned | None:
-    scanned = scan(body, query_string, content_type, limits=LIMITS)
+def check(
+    body: bytes, query_string: bytes, content_type: str | None, limits: Limits = LIMITS
+) -> Scanned | None:
+    scanned = scan(body, query_string, content_type, limits=limits)
     if scanned is not None:
-        assert (scanned.kind, scanned.body_format, scanned.key) == full_path(body, query_string, content_type)
+        expected = full_path(body, query_string, content_type, limits)
+        assert (scanned.kind, scanned.body_format, scanned.key) == expected
     return scanned
 
 
@@ -91,6 +96,66 @@ def test_what_the_decoder_refuses_is_never_answered_by_the_scanner(
 ) -> None:
     assert full_path(body, query_string, content_type) == (None, None, None)
     assert check(body, query_string, content_type) is None
+
+
+@pytest.mark.parametrize(
+    ("body", "expected"),
+    [
+        # A root without children holds no parameter, whatever its own name.
+        (b"<mes></mes>", Scanned(CallbackKind.STATUS, BodyFormat.XML, None)),
+        (b"<waitcall>\n</waitcall>", Scanned(CallbackKind.STATUS, BodyFormat.XML, None)),
+        (b"<id><mes></mes></id>", Scanned(CallbackKind.INCOMING, BodyFormat.XML, None)),
+        (b"<a>\n <phone>7&amp;1</phone>\n</a>\n", Scanned(CallbackKind.STATUS, BodyFormat.XML, None)),
+        (b"<a><waitcall/></a>", None),
+        (b"<a><phone>1</phone>x</a>", None),
+        (b"<a><phone>1</phone></a></a>", None),
+        (
+            b"<a><phone>1</phone><phone>1</phone><id>2</id></a>",
+            Scanned(CallbackKind.STATUS, BodyFormat.XML, b"2:1"),
+        ),
+        (b"phone=1&phone=1&id=2", Scanned(CallbackKind.STATUS, BodyFormat.FORM, b"2:1")),
+        (b"phone=1&phone=%31&id=2", None),
+        (b"phone=1&mes=%E0%", None),
+        (b'{"phone": "1", "waitcall": 1}', Scanned(CallbackKind.CALL_CONFIRMATION, BodyFormat.JSON, b"1")),
+        (b'{"phone": "1", "waitcall": true}', None),
+        (b'{"phone": "1", "id": NaN}', None),
+    ],
+)
+def test_edge_cases_agree_with_the_decoder(body: bytes, expected: Scanned | None) -> None:
+    assert check(body, b"", None) == expected
+
+
+@pytest.mark.parametrize("max_name_chars", [3, 4, 5, 64, 65, 100])
+@pytest.mark.parametrize(
+    "body",
+    [
+        b"abcd=1&phone=7&id=1",
+        b"<r><abcd>1</abcd><phone>7</phone><id>1</id></r>",
+        b'{"abcd": "1", "phone": "7", "id": "1"}',
+        b"n" * 64 + b"=1&phone=7&id=1",
+        b"n" * 65 + b"=1&phone=7&id=1",
+        b"<r><" + b"n" * 64 + b">1</" + b"n" * 64 + b"><phone>7</phone></r>",
+        b"<r><" + b"n" * 65 + b">1</" + b"n" * 65 + b"><phone>7</phone></r>",
+    ],
+)
+def test_the_name_length_limit_is_the_decoders(body: bytes, max_name_chars: int) -> None:
+    check(body, b"", None, Limits(max_name_chars=max_name_chars))
+    check(body, b"a=1", None, Limits(max_name_chars=max_name_chars))
+
+
+@pytest.mark.parametrize("charset", [*_DECODING_TABLES, "utf-8"])
+def test_the_decoders_read_every_byte_as_the_codecs_do(charset: str) -> None:
+    samples = [bytes([byte]) for byte in range(256)] + [b"abc", bytes(range(256)), "Привет".encode(charset)]
+    for raw in samples:
+        try:
+            expected: str | None = raw.decode(charset)
+        except UnicodeDecodeError:
+            expected = None
+        try:
+            decoded: str | None = _decode(raw, charset)
+        except UnicodeDecodeError:
+            decoded = None
+        assert decoded == expected, raw
 
 
 # -- properties ---------------------------------------------------------------------------------------
@@ -171,3 +236,19 @@ def test_the_scanner_equals_the_decoder_on_arbitrary_bytes(
     body: bytes, query_string: bytes, content_type: str | None
 ) -> None:
     check(body, query_string, content_type)
+
+
+_JSON_PIECES = st.sampled_from(
+    [
+        *(b"{", b",", b":", b'"', b"x", b"}", b'"utf-8"', b'"koi8-r"', b'"charset"', b'\\"charset"'),
+        *(b" ", b"\t", b"\n", b"\r", b"\x0b", b"\x0c"),  # what `\s` matches in a bytes pattern
+    ]
+)
+
+
+@settings(max_examples=500, deadline=None)
+@given(st.lists(_JSON_PIECES | st.binary(max_size=2), max_size=12).map(b"".join))
+def test_the_json_charset_member_is_found_as_the_decoder_finds_it(body: bytes) -> None:
+    expected = JSON_CHARSET_MEMBER.search(body)
+    found = _json_charset_member(body)
+    assert (found and (found.span(), found.group(1))) == (expected and (expected.span(), expected.group(1)))
