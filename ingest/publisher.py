@@ -148,6 +148,9 @@ class KafkaPublisher:
             route = self._route(producer.client.cluster, topic)
             if route is None:  # the first record of a topic: its metadata first
                 return self._publish_after_metadata(producer, topic, key, value, headers)
+        if not route.partitions:
+            producer.client.force_metadata_update()
+            return _failed(PublishError("the topic has no partitions", topic=topic))
         partition = choose_partition(key, route.partitions, route.available)
         leader = route.leaders.get(partition)
         if leader is None:
@@ -408,7 +411,9 @@ def _failed(error: PublishError) -> asyncio.Future[None]:
 
 def _chain(source: asyncio.Future[None], target: asyncio.Future[None]) -> None:
     def copy(done: asyncio.Future[None]) -> None:
-        if target.done():
+        if target.done():  # its request gave up (deadline): only mark the outcome as seen
+            if not done.cancelled():
+                done.exception()
             return
         if done.cancelled():
             target.cancel()
