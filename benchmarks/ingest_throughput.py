@@ -203,6 +203,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--connections", type=int, default=32, help="wrk connections (default 32)")
     parser.add_argument("--seconds", type=int, default=10, help="length of each measured run (max 30)")
     parser.add_argument("--rate", type=int, default=5000, help="requests/s of the open-loop run")
+    parser.add_argument(
+        "--floor",
+        action="store_true",
+        help="also run a second anchor: the bare app storing each body through ingest's publisher "
+        "(benchmarks/ingest_floor_app.py), i.e. what the record costs without the rest of ingest",
+    )
     args = parser.parse_args(argv)
     if not 1 <= args.seconds <= 30:
         parser.error("--seconds must be between 1 and 30 (the whole benchmark stays within ~3 minutes)")
@@ -229,7 +235,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             "--log-level",
             "warning",
         ]
-        for name in ("bare ASGI app", "ingest"):
+        names = ("bare ASGI app", "bare + publish", "ingest") if args.floor else ("bare ASGI app", "ingest")
+        for name in names:
             port = _free_port()
             if name == "ingest":
                 command = [
@@ -243,15 +250,12 @@ def main(argv: Sequence[str] | None = None) -> int:
                     "1",
                 ]
             else:
-                command = [
-                    sys.executable,
-                    "-m",
-                    "uvicorn",
-                    "benchmarks.ingest_bare_app:app",
-                    "--port",
-                    str(port),
-                ]
-                command += uvicorn_options
+                target = (
+                    ["benchmarks.ingest_floor_app:create", "--factory"]
+                    if name == "bare + publish"
+                    else ["benchmarks.ingest_bare_app:app"]
+                )
+                command = [sys.executable, "-m", "uvicorn", *target, "--port", str(port), *uvicorn_options]
             with server(command, port, env) as pid:
                 wrk(port, lua, args.connections, 2)  # warm-up: connections, topic metadata, caches
                 cpu_before = cpu_seconds(pid)
@@ -276,6 +280,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     bare, ingest = results["bare ASGI app"][0], results["ingest"][0]
     ratio = ingest.requests_per_second / bare.requests_per_second
     p99 = float(str(results["ingest"][1]["p99_ms"]))
+    if "bare + publish" in results:
+        floor = results["bare + publish"][0].requests_per_second / bare.requests_per_second
+        print(f"ratio bare + publish / bare app: {floor:.2f}  (what storing the record alone costs)")
     print(f"ratio ingest / bare app: {ratio:.2f}  (goal >= 0.50: {'met' if ratio >= 0.5 else 'NOT met'})")
     print(f"ingest p99 at {args.rate}/s: {p99:.2f} ms  (goal <= 10 ms: {'met' if p99 <= 10 else 'NOT met'})")
     return 0
