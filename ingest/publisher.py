@@ -44,6 +44,8 @@ Headers = Sequence[tuple[str, bytes]]
 
 #: How long to wait between attempts to connect a producer whose broker was down at start.
 _RECONNECT_SECONDS: Final = 1.0
+#: A record waiting for its topic's metadata: key, value, headers and its request's future.
+_Waiting = tuple[bytes | None, bytes, Headers, asyncio.Future[None]]
 #: acks=all: the leader answers once every in-sync replica has the record.
 _ACKS_ALL: Final = -1
 
@@ -116,6 +118,12 @@ class KafkaPublisher:
         self._identity = _Identity()
         self._renewing: asyncio.Future[None] | None = None
         self._background: set[asyncio.Task[None]] = set()
+        # Records of a topic whose metadata is not known yet, in arrival order (see publish()).
+        self._awaiting_metadata: dict[
+            str, list[tuple[bytes | None, bytes, Headers, asyncio.Future[None]]]
+        ] = {}
+        # The sender holding each partition's unacknowledged batches (see _owner_for()).
+        self._owners: dict[tuple[str, int], _NodeSender] = {}
 
     async def start(self) -> None:
         self._connecting = asyncio.create_task(self._connect(), name="kafka-producer-connect")
@@ -145,6 +153,11 @@ class KafkaPublisher:
             return _failed(PublishError("the producer is not connected to the broker yet", topic=topic))
         route = self._routes.get(topic)
         if route is None:
+            awaiting = self._awaiting_metadata.get(topic)
+            if awaiting is not None:  # after the records already waiting, so that a key's order holds
+                waiter: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+                awaiting.append((key, value, headers, waiter))
+                return waiter
             route = self._route(producer.client.cluster, topic)
             if route is None:  # the first record of a topic: its metadata first
                 return self._publish_after_metadata(producer, topic, key, value, headers)
@@ -159,6 +172,13 @@ class KafkaPublisher:
         sender = self._senders.get(leader)
         if sender is None:
             sender = self._senders[leader] = _NodeSender(self, producer, leader)
+        owner = self._owners.get((topic, partition))
+        if owner is not sender:
+            if owner is not None and owner.holds(topic, partition):
+                # A new leader while the old one's sender still holds records of this partition: two
+                # senders of one partition could store its records out of order. SMSC sends again.
+                return _failed(PublishError(f"partition {partition} changed leader", topic=topic))
+            self._owners[topic, partition] = sender
         return sender.append(topic, partition, key, value, headers)
 
     def _publish_after_metadata(
@@ -166,16 +186,24 @@ class KafkaPublisher:
     ) -> asyncio.Future[None]:
         loop = asyncio.get_running_loop()
         waiter: asyncio.Future[None] = loop.create_future()
+        awaiting = self._awaiting_metadata[topic] = [(key, value, headers, waiter)]
 
         async def publish_when_known() -> None:
             try:
                 await producer.partitions_for(topic)
             except KafkaError as exc:
-                if not waiter.done():
-                    waiter.set_exception(PublishError(str(exc), topic=topic))
-                return
-            if not waiter.done():
-                _chain(self.publish(topic, key, value, headers), waiter)
+                failure: PublishError | None = PublishError(str(exc), topic=topic)
+            else:
+                failure = None
+            # Every record that waited, in arrival order, in one go: nothing can come between them.
+            del self._awaiting_metadata[topic]
+            for key_, value_, headers_, waiting in awaiting:
+                if waiting.done():
+                    continue
+                if failure is not None:
+                    waiting.set_exception(PublishError(failure.reason, topic=topic))
+                else:
+                    _chain(self.publish(topic, key_, value_, headers_), waiting)
 
         task = loop.create_task(publish_when_known())
         self._background.add(task)
@@ -234,6 +262,10 @@ class KafkaPublisher:
                 raise PublishError("no producer id", topic="-")
         return self._identity
 
+    def request_failed(self) -> None:
+        """A produce request failed in a way nobody classified: start again with a new producer id."""
+        self._identity.stale = True
+
     @property
     def idempotent(self) -> bool:
         return self._idempotent
@@ -261,6 +293,8 @@ class KafkaPublisher:
     async def close(self) -> None:
         if self._connecting is not None and not self._connecting.done():
             self._connecting.cancel()
+        for task in self._background:
+            task.cancel()  # records still waiting for metadata: their requests are over by now
         producer, self._producer = self._producer, None
         if producer is None:
             return
@@ -294,7 +328,12 @@ class _NodeSender:
         self._producer = producer
         self._node_id = node_id
         self._open: dict[tuple[str, int], list[_Batch]] = {}
+        self._in_flight: dict[tuple[str, int], _Batch] = {}
         self.task: asyncio.Task[None] | None = None
+
+    def holds(self, topic: str, partition: int) -> bool:
+        """Whether records of this partition are waiting here or on the wire."""
+        return (topic, partition) in self._open or (topic, partition) in self._in_flight
 
     def append(
         self, topic: str, partition: int, key: bytes | None, value: bytes, headers: Headers
@@ -307,8 +346,7 @@ class _NodeSender:
         if last is None or last.append(timestamp=None, key=key, value=value, headers=headers) is None:
             # No open batch, or the open one is full (max_batch_size): a new one, where any record fits.
             builder = self._producer.create_batch()
-            if builder.append(timestamp=None, key=key, value=value, headers=headers) is None:
-                return _failed(PublishError("the record is larger than the largest batch", topic=topic))
+            builder.append(timestamp=None, key=key, value=value, headers=headers)  # the first always fits
             batches.append(_Batch(builder, []))
         waiter: asyncio.Future[None] = loop.create_future()
         batches[-1].waiters.append(waiter)
@@ -323,7 +361,16 @@ class _NodeSender:
             while self._open:
                 if self._publisher.linger_seconds:
                     await asyncio.sleep(self._publisher.linger_seconds)
-                await self._send(self._take())
+                self._in_flight = self._take()
+                try:
+                    await self._send(self._in_flight)
+                except Exception as exc:  # a bug here must cost 503s, not hung requests or a dead sender
+                    logger.exception("produce request failed unexpectedly")
+                    self._publisher.request_failed()
+                    for (topic, _), batch in self._in_flight.items():
+                        _fail(batch.waiters, f"internal error: {exc!r}", topic)
+                finally:
+                    self._in_flight = {}
         except BaseException:
             # Cancelled (a shutdown past its timeout): nobody will send these any more.
             for batches in self._open.values():
@@ -361,7 +408,8 @@ class _NodeSender:
             for tp, batch in batches.items():
                 sequence = identity.sequences.get(tp, 0)
                 batch.builder._set_producer_state(identity.producer_id, identity.epoch, sequence)
-                identity.sequences[tp] = sequence + len(batch.waiters)
+                # Kafka's sequence numbers are 31-bit and wrap to 0 (Integer.MAX_VALUE + 1).
+                identity.sequences[tp] = (sequence + len(batch.waiters)) & 0x7FFFFFFF
         topics: dict[str, list[tuple[int, bytes]]] = {}
         for (topic, partition), batch in batches.items():
             topics.setdefault(topic, []).append((partition, batch.builder._build()))

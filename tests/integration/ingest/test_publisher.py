@@ -146,3 +146,30 @@ def test_a_stopped_broker_fails_the_acks_instead_of_hanging(
 
     outcomes = asyncio.run(scenario())
     assert all(isinstance(outcome, PublishError) for outcome in outcomes), outcomes
+
+
+def test_records_waiting_for_a_new_topics_metadata_keep_their_order(
+    kafka_bootstrap: str, topic_name: str
+) -> None:
+    settings = ingest_settings(kafka_bootstrap, topic_name)
+    topic = settings.raw_topic
+
+    async def scenario() -> dict[int, list[tuple[bytes | None, bytes]]]:
+        publisher = await connected(settings)
+        try:
+            producer = publisher._producer
+            assert producer is not None
+            first = publisher.publish(topic, b"k", b"first", [])  # the topic is unknown: metadata first
+            deadline = time.monotonic() + 10
+            while producer.client.cluster.partitions_for_topic(topic) is None:
+                assert time.monotonic() < deadline, "no metadata for the topic within 10 s"
+                await asyncio.sleep(0)
+            # The metadata is known now, but the first record has not been appended yet.
+            second = publisher.publish(topic, b"k", b"second", [])
+            await asyncio.wait_for(asyncio.gather(first, second), 20)
+        finally:
+            await publisher.close()
+        return await read_all(kafka_bootstrap, topic, 2)
+
+    (records,) = [records for records in asyncio.run(scenario()).values() if records]
+    assert [value for _, value in records] == [b"first", b"second"]

@@ -31,6 +31,7 @@ class Sent:
     """One produce request as the broker would read it: per partition, its batch's producer state."""
 
     batches: dict[tuple[str, int], DefaultRecordBatch]
+    node_id: int = 0
 
     def values(self, topic: str, partition: int) -> list[bytes]:
         return [record.value for record in self.batches[topic, partition]]
@@ -45,9 +46,13 @@ class ScriptedClient:
     sent: list[Sent] = field(default_factory=list)
     producer_ids: int = 0
     metadata_updates: int = 0
+    gate: asyncio.Event | None = None  # produce requests wait for it when set
+    cluster: Any = None
 
     async def send(self, node_id: int, request: Any) -> Any:
         await asyncio.sleep(0)
+        if self.gate is not None and isinstance(request, ProduceRequest):
+            await self.gate.wait()
         if isinstance(request, InitProducerIdRequest):
             self.producer_ids += 1
             return _Response(error_code=0, producer_id=99 + self.producer_ids, producer_epoch=0)
@@ -60,7 +65,7 @@ class ScriptedClient:
             for topic, partitions in request._topics
             for partition, data in partitions
         }
-        self.sent.append(Sent(batches))
+        self.sent.append(Sent(batches, node_id))
         return _Response(
             topics=[
                 (topic, [(partition, self.error_for(topic, partition), 0, -1, 0)])
@@ -98,7 +103,8 @@ def publish(node: _NodeSender, partition: int, *values: bytes) -> list[asyncio.F
 
 
 async def outcomes(futures: list[asyncio.Future[None]]) -> list[str]:
-    results = await asyncio.gather(*futures, return_exceptions=True)
+    # Bounded: a future nobody resolves fails the test instead of hanging it.
+    results = await asyncio.wait_for(asyncio.gather(*futures, return_exceptions=True), 5)
     return ["acked" if result is None else f"failed: {result}" for result in results]
 
 
@@ -223,5 +229,75 @@ def test_a_producer_id_the_broker_refuses_fails_the_requests_with_a_hint() -> No
         (answer,) = await outcomes(publish(sender(client, idempotent=True), 0, b"a"))
         assert "SMSC_INGEST_PRODUCER_IDEMPOTENCE=false" in answer
         assert client.sent == []  # nothing was written without a producer id
+
+    asyncio.run(scenario())
+
+
+def test_sequence_numbers_wrap_at_31_bits_as_kafkas_do() -> None:
+    async def scenario() -> None:
+        client = ScriptedClient()
+        node = sender(client, idempotent=True)
+        assert await outcomes(publish(node, 0, b"a")) == ["acked"]
+        node._publisher._identity.sequences["t", 0] = 2**31 - 2
+        assert await outcomes(publish(node, 0, b"b", b"c", b"d")) == ["acked"] * 3
+        assert await outcomes(publish(node, 0, b"e")) == ["acked"]
+        assert [sent.batches["t", 0].base_sequence for sent in client.sent] == [0, 2**31 - 2, 1]
+
+    asyncio.run(scenario())
+
+
+def test_an_unexpected_error_fails_the_requests_and_keeps_the_sender_alive() -> None:
+    async def scenario() -> None:
+        client = ScriptedClient(fail_with=RuntimeError("a bug"))
+        node = sender(client, idempotent=True)
+        (answer,) = await outcomes(publish(node, 0, b"a"))
+        assert answer.startswith("failed: t: internal error: RuntimeError")
+        assert node._publisher._identity.stale  # a new producer id before the next request
+        client.fail_with = None
+        assert await outcomes(publish(node, 0, b"b")) == ["acked"]
+        assert client.sent[-1].batches["t", 0].producer_id == 101
+
+    asyncio.run(scenario())
+
+
+class ScriptedCluster:
+    """One topic `t` with one partition, whose leader the test moves."""
+
+    def __init__(self) -> None:
+        self.leader = 0
+
+    def partitions_for_topic(self, topic: str) -> set[int]:
+        return {0}
+
+    def available_partitions_for_topic(self, topic: str) -> set[int]:
+        return {0}
+
+    def leader_for_partition(self, partition: Any) -> int:
+        return self.leader
+
+    def add_listener(self, listener: Any) -> None:
+        pass
+
+
+def test_a_partition_is_never_sent_by_two_brokers_senders_at_once() -> None:
+    async def scenario() -> None:
+        cluster = ScriptedCluster()
+        client = ScriptedClient(gate=asyncio.Event(), cluster=cluster)
+        settings = IngestSettings(kafka_bootstrap_servers="127.0.0.1:1")
+        publisher = KafkaPublisher(settings)
+        publisher._producer = ScriptedProducer(client)
+        first = publisher.publish("t", b"k", b"a", [])
+        await asyncio.sleep(0.01)  # on the wire to broker 0, which does not answer yet
+        cluster.leader = 1
+        publisher._forget_routes(cluster)
+        # Broker 1 leads now, but broker 0 may still store "a": "b" must not overtake it.
+        assert await outcomes([publisher.publish("t", b"k", b"b", [])]) == [
+            "failed: t: partition 0 changed leader"
+        ]
+        assert client.gate is not None
+        client.gate.set()
+        assert await outcomes([first]) == ["acked"]
+        assert await outcomes([publisher.publish("t", b"k", b"c", [])]) == ["acked"]  # broker 0 is done
+        assert [(sent.node_id, sent.values("t", 0)) for sent in client.sent] == [(0, [b"a"]), (1, [b"c"])]
 
     asyncio.run(scenario())
