@@ -7,7 +7,8 @@ from typing import Any
 
 Message = MutableMapping[str, Any]
 
-_HEADERS = [(b"content-type", b"text/plain; charset=utf-8"), (b"content-length", b"3")]
+#: The answer's headers; the floor app (benchmarks/ingest_floor_app.py) answers the same.
+ANSWER_HEADERS = [(b"content-type", b"text/plain; charset=utf-8"), (b"content-length", b"3")]
 
 
 async def app(
@@ -24,5 +25,5 @@ async def app(
     while more:
         message = await receive()
         more = message.get("more_body", False)
-    await send({"type": "http.response.start", "status": 200, "headers": _HEADERS})
+    await send({"type": "http.response.start", "status": 200, "headers": ANSWER_HEADERS})
     await send({"type": "http.response.body", "body": b"OK\n"})

@@ -9,20 +9,19 @@ environment as ingest (`KAFKA_BOOTSTRAP_SERVERS`).
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Awaitable, Callable, MutableMapping
+from collections.abc import Awaitable, Callable, Coroutine, MutableMapping
 from typing import Any
 
+from benchmarks.ingest_bare_app import ANSWER_HEADERS, Message
 from benchmarks.ingest_bare_app import app as bare_app
 from ingest.publisher import KafkaPublisher
 from ingest.settings import IngestSettings
 
-Message = MutableMapping[str, Any]
 App = Callable[
     [MutableMapping[str, Any], Callable[[], Awaitable[Message]], Callable[[Message], Awaitable[None]]],
-    Awaitable[None],
+    Coroutine[Any, Any, None],
 ]
 
-_HEADERS = [(b"content-type", b"text/plain; charset=utf-8"), (b"content-length", b"3")]
 _CONNECT_SECONDS = 15.0
 
 
@@ -48,7 +47,7 @@ def create() -> App:
         # The body's tail as the key: records spread over the partitions as ingest's do, without the
         # work of finding the real key.
         await publisher.publish(topic, body[-16:], body, [])
-        await send({"type": "http.response.start", "status": 200, "headers": _HEADERS})
+        await send({"type": "http.response.start", "status": 200, "headers": ANSWER_HEADERS})
         await send({"type": "http.response.body", "body": b"OK\n"})
 
     return app
