@@ -140,6 +140,9 @@ class KafkaPublisher:
                 logger.warning("kafka producer cannot start error=%s; retrying", exc)
                 await asyncio.sleep(_RECONNECT_SECONDS)
                 continue
+            except asyncio.CancelledError:
+                await producer.stop()  # closed while the broker was still unreachable
+                raise
             producer.client.cluster.add_listener(self._forget_routes)
             self._producer = producer
             self._routes = {}
@@ -293,6 +296,7 @@ class KafkaPublisher:
     async def close(self) -> None:
         if self._connecting is not None and not self._connecting.done():
             self._connecting.cancel()
+            await asyncio.gather(self._connecting, return_exceptions=True)
         for task in self._background:
             task.cancel()  # records still waiting for metadata: their requests are over by now
         producer, self._producer = self._producer, None

@@ -12,6 +12,7 @@ from aiokafka import AIOKafkaConsumer
 from aiokafka.partitioner import DefaultPartitioner
 
 from embedded_broker import EmbeddedBroker
+from embedded_broker.broker import free_port
 from ingest.errors import PublishError
 from ingest.publisher import KafkaPublisher
 from ingest.settings import IngestSettings
@@ -173,3 +174,44 @@ def test_records_waiting_for_a_new_topics_metadata_keep_their_order(
 
     (records,) = [records for records in asyncio.run(scenario()).values() if records]
     assert [value for _, value in records] == [b"first", b"second"]
+
+
+def test_a_broker_down_at_start_means_503_until_it_is_up(topic_name: str) -> None:
+    port = free_port()
+    settings = ingest_settings(f"127.0.0.1:{port}", topic_name)
+    topic = settings.raw_topic
+
+    async def scenario() -> None:
+        publisher = KafkaPublisher(settings)
+        await publisher.start()  # returns at once: connecting goes on in the background
+        try:
+            assert not await publisher.ready()
+            with pytest.raises(PublishError, match="not connected"):
+                await publisher.publish(topic, b"k", b"early", [])
+            await asyncio.sleep(0.5)  # at least one attempt to connect fails before the broker is up
+            assert not await publisher.ready()
+            with EmbeddedBroker(port=port):
+                deadline = time.monotonic() + 20
+                while not await publisher.ready():
+                    assert time.monotonic() < deadline, "no connection within 20 s of the broker's start"
+                    await asyncio.sleep(0.1)
+                await asyncio.wait_for(publisher.publish(topic, b"k", b"stored", []), 20)
+                await publisher.close()
+        finally:
+            await asyncio.wait_for(publisher.close(), 20)
+
+    asyncio.run(scenario())
+
+
+def test_closing_while_the_broker_is_still_down_returns_and_leaves_no_task(topic_name: str) -> None:
+    settings = ingest_settings(f"127.0.0.1:{free_port()}", topic_name)
+
+    async def scenario() -> set[asyncio.Task[object]]:
+        publisher = KafkaPublisher(settings)
+        await publisher.start()
+        await asyncio.sleep(0.3)  # a connection attempt is under way
+        await asyncio.wait_for(publisher.close(), 10)
+        await asyncio.sleep(0.1)
+        return {task for task in asyncio.all_tasks() if task is not asyncio.current_task()}
+
+    assert asyncio.run(scenario()) == set()
