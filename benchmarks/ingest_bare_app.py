@@ -7,7 +7,6 @@ from typing import Any
 
 Message = MutableMapping[str, Any]
 
-#: The answer's headers; the floor app (benchmarks/ingest_floor_app.py) answers the same.
 ANSWER_HEADERS = [(b"content-type", b"text/plain; charset=utf-8"), (b"content-length", b"3")]
 
 
@@ -25,5 +24,10 @@ async def app(
     while more:
         message = await receive()
         more = message.get("more_body", False)
+    await answer_ok(send)
+
+
+async def answer_ok(send: Callable[[Message], Awaitable[None]]) -> None:
+    """200 with a 3-byte body: the answer of this app and of the floor app."""
     await send({"type": "http.response.start", "status": 200, "headers": ANSWER_HEADERS})
     await send({"type": "http.response.body", "body": b"OK\n"})

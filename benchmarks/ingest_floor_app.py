@@ -12,7 +12,7 @@ import asyncio
 from collections.abc import Awaitable, Callable, Coroutine, MutableMapping
 from typing import Any
 
-from benchmarks.ingest_bare_app import ANSWER_HEADERS, Message
+from benchmarks.ingest_bare_app import Message, answer_ok
 from benchmarks.ingest_bare_app import app as bare_app
 from ingest.publisher import KafkaPublisher
 from ingest.settings import IngestSettings
@@ -47,7 +47,6 @@ def create() -> App:
         # The body's tail as the key: records spread over the partitions as ingest's do, without the
         # work of finding the real key.
         await publisher.publish(topic, body[-16:], body, [])
-        await send({"type": "http.response.start", "status": 200, "headers": ANSWER_HEADERS})
-        await send({"type": "http.response.body", "body": b"OK\n"})
+        await answer_ok(send)
 
     return app

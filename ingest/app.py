@@ -7,6 +7,7 @@ SMSC protocol decides lives in `admission`; this module only moves bytes and kee
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from collections.abc import Awaitable, Callable, MutableMapping
 from time import perf_counter, time_ns
@@ -149,10 +150,8 @@ class IngestApp:
         )
         if reason is None:
             # Inline rather than a method of its own: this is the path of nearly every request.
-            ack = self._publisher.publish(self._raw_topic, verdict.key, body, headers)
-            self._deadlines.watch(ack, self._raw_topic)
             try:
-                await ack
+                await self._publish(self._raw_topic, verdict.key, body, headers)
                 status = 200
             except PublishError as exc:
                 self._metrics.broker_errors.inc()
@@ -186,14 +185,20 @@ class IngestApp:
             request_id,
             remote_addr,
         )
-        ack = self._publisher.publish(self._rejected_topic, None, body, headers)
-        self._deadlines.watch(ack, self._rejected_topic)
         try:
-            await ack
+            await self._publish(self._rejected_topic, None, body, headers)
         except PublishError as exc:
             self._metrics.broker_errors.inc()
             logger.error("rejected callback not kept request_id=%s error=%s", request_id, exc.reason)
         return STATUS_OF[reason]
+
+    def _publish(
+        self, topic: str, key: bytes | None, body: bytes, headers: list[tuple[str, bytes]]
+    ) -> asyncio.Future[None]:
+        """The broker's ack of the record, failed with PublishError at the deadline if it is late."""
+        ack = self._publisher.publish(topic, key, body, headers)
+        self._deadlines.watch(ack, topic)
+        return ack
 
     async def _read_body(self, receive: Receive, content_length: int | None) -> tuple[bytes, bool]:
         """The body, and whether it is complete; past the limit, only its first `max_body_bytes`."""

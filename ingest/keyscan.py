@@ -52,9 +52,8 @@ class Scanned(NamedTuple):
 # full decoder.
 _SELF_SYNCHRONISING: Final = frozenset({"windows-1251", "koi8-r", "utf-8"})
 
-# The spellings SMSC uses, resolved once: codecs.lookup costs more than the rest of a charset check.
-_CANONICAL_SPELLINGS: Final = {name: canonical_charset(name) for name in SUPPORTED_CHARSETS}
-_CANONICAL_VALUES: Final = {name.encode("ascii"): charset for name, charset in _CANONICAL_SPELLINGS.items()}
+# A `charset` value spelled as SMSC spells it, straight from its bytes (no ASCII decoding first).
+_CANONICAL_VALUES: Final = {name.encode("ascii"): name for name in SUPPORTED_CHARSETS}
 
 # bytes.decode("windows-1251") looks the codec up on every call (~0.3 µs, more than decoding a body);
 # these are the tables the codecs themselves hand to charmap_decode. UTF-8 has its own fast path.
@@ -199,10 +198,12 @@ def _xml(body: bytes, query_charset: str | None, limits: Limits) -> _Body:
         declared = XML_DECL_ENCODING.search(declaration.group(0)) if declaration else None
     if declared:
         # As the full decoder: the declaration is what the bytes are in, whatever the URL asked for.
-        charset = _canonical(declared.group(1).decode("ascii"))
+        charset = canonical_charset(declared.group(1).decode("ascii"))
     else:
         element = XML_CHARSET_ELEMENT.search(body)
-        charset = _agree(query_charset, _canonical(element.group(1).decode("ascii")) if element else None)
+        charset = _agree(
+            query_charset, canonical_charset(element.group(1).decode("ascii")) if element else None
+        )
     if charset not in _SELF_SYNCHRONISING:
         raise _Unsure
     text = _decode(body[declaration.end() :] if declaration else body, charset)
@@ -226,7 +227,7 @@ def _xml(body: bytes, query_charset: str | None, limits: Limits) -> _Body:
 
 def _json(body: bytes, query_charset: str | None, limits: Limits) -> _Body:
     member = _json_charset_member(body)
-    charset = _agree(query_charset, _canonical(member.group(1).decode("ascii")) if member else None)
+    charset = _agree(query_charset, canonical_charset(member.group(1).decode("ascii")) if member else None)
     if charset not in _SELF_SYNCHRONISING:
         raise _Unsure
     text = _decode(body, charset)
@@ -330,11 +331,7 @@ def _charset_param(raw: bytes | None) -> str | None:
     if (charset := _CANONICAL_VALUES.get(raw)) is not None:
         return charset
     name = _ascii(raw)
-    return _canonical(name) if name else None
-
-
-def _canonical(name: str) -> str:
-    return _CANONICAL_SPELLINGS.get(name) or canonical_charset(name)
+    return canonical_charset(name) if name else None
 
 
 def _agree(query_charset: str | None, body_charset: str | None) -> str:

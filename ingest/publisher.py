@@ -108,7 +108,6 @@ class KafkaPublisher:
         self._idempotent = settings.producer_idempotence
         self._linger_seconds = settings.producer_linger_ms / 1000
         self._timeout_ms = self._config["request_timeout_ms"]
-        self._probe_topic = settings.raw_topic
         self._readiness_timeout = settings.readiness_timeout_seconds
         self._flush_timeout = settings.shutdown_timeout_seconds
         self._producer: AIOKafkaProducer | None = None
@@ -119,10 +118,8 @@ class KafkaPublisher:
         self._renewing: asyncio.Future[None] | None = None
         self._background: set[asyncio.Task[None]] = set()
         # Records of a topic whose metadata is not known yet, in arrival order (see publish()).
-        self._awaiting_metadata: dict[
-            str, list[tuple[bytes | None, bytes, Headers, asyncio.Future[None]]]
-        ] = {}
-        # The sender holding each partition's unacknowledged batches (see _owner_for()).
+        self._awaiting_metadata: dict[str, list[_Waiting]] = {}
+        # The sender that last took records of each partition (see publish()).
         self._owners: dict[tuple[str, int], _NodeSender] = {}
 
     async def start(self) -> None:
@@ -192,19 +189,18 @@ class KafkaPublisher:
         awaiting = self._awaiting_metadata[topic] = [(key, value, headers, waiter)]
 
         async def publish_when_known() -> None:
+            failure = None
             try:
                 await producer.partitions_for(topic)
             except KafkaError as exc:
-                failure: PublishError | None = PublishError(str(exc), topic=topic)
-            else:
-                failure = None
+                failure = str(exc)
             # Every record that waited, in arrival order, in one go: nothing can come between them.
             del self._awaiting_metadata[topic]
             for key_, value_, headers_, waiting in awaiting:
                 if waiting.done():
                     continue
                 if failure is not None:
-                    waiting.set_exception(PublishError(failure.reason, topic=topic))
+                    waiting.set_exception(PublishError(failure, topic=topic))
                 else:
                     _chain(self.publish(topic, key_, value_, headers_), waiting)
 

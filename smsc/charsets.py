@@ -18,6 +18,8 @@ SUPPORTED_CHARSETS: Final = tuple(_CANONICAL.values())
 
 def canonical_charset(name: str, *, field: str = "charset") -> str:
     """`utf8`, `UTF-8`, `cp1251`, `windows-1251`, `KOI8-R` ... -> one of SUPPORTED_CHARSETS."""
+    if name in SUPPORTED_CHARSETS:  # the usual spelling: no codec lookup, the dearest part of this
+        return name
     try:
         codec = codecs.lookup(name.strip()).name
     except (LookupError, ValueError):  # ValueError: a NUL or a lone surrogate in the name
