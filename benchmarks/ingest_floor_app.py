@@ -2,11 +2,12 @@
 `python -m benchmarks.ingest_throughput --floor`:
 
 - `create`: the bare app plus one acknowledged Kafka record per request, through ingest's own publisher,
-  and nothing else (no key, no headers, no accounting): what storing a record costs on its own;
+  and nothing else (the body's tail as the key, no headers, no accounting): what storing a record costs
+  on its own;
 - `create_keyed`: that, plus what the issue requires of every record: the message key found in the body
   (`ingest.admission.admit`, as ingest does for an account without a secret) and the record headers
-  (`smsc.raw_record.raw_headers`). No routes, signatures, deadline, metrics or request ids: the least
-  an ingest that meets the record contract can do per request.
+  (`smsc.raw_record.raw_headers`, with ingest's request ids). No routes, signatures, deadline or
+  metrics: the least an ingest that meets the record contract can do per request.
 
 Both are run by uvicorn as factories, with the same environment as ingest (`KAFKA_BOOTSTRAP_SERVERS`).
 """
@@ -23,6 +24,7 @@ from benchmarks.ingest_bare_app import app as bare_app
 from ingest.accounts import DEFAULT_ACCOUNT
 from ingest.admission import admit
 from ingest.publisher import KafkaPublisher
+from ingest.request_id import request_id_source
 from ingest.settings import IngestSettings
 from smsc.raw_record import raw_headers
 from smsc.wire import Limits
@@ -51,14 +53,13 @@ def _create(*, keyed: bool) -> App:
     publisher = KafkaPublisher(settings)
     topic = settings.raw_topic
     limits = Limits(max_body_bytes=settings.max_body_bytes)
-    sequence = 0
+    request_id = request_id_source()
 
     async def app(
         scope: MutableMapping[str, Any],
         receive: Callable[[], Awaitable[Message]],
         send: Callable[[Message], Awaitable[None]],
     ) -> None:
-        nonlocal sequence
         if scope["type"] == "lifespan":
             await publisher.start()
             async with asyncio.timeout(_CONNECT_SECONDS):
@@ -79,7 +80,6 @@ def _create(*, keyed: bool) -> App:
                 content_type = value.decode("latin-1")
         query_string: bytes = scope["query_string"]
         verdict = admit(body, query_string, content_type, secret=None, limits=limits)
-        sequence += 1
         client = scope.get("client")
         headers = raw_headers(
             query_string,
@@ -87,7 +87,7 @@ def _create(*, keyed: bool) -> App:
             DEFAULT_ACCOUNT,
             received_at_ns,
             client[0] if client else None,
-            f"{sequence:032x}",
+            request_id(),
             verdict.kind,
         )
         await publisher.publish(topic, verdict.key, body, headers)

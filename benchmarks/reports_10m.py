@@ -36,6 +36,7 @@ import pyarrow.compute as pc
 import pyarrow.dataset as ds
 import pyarrow.parquet as pq
 
+from reports.catalog import REPORTS
 from reports.messages import STATUS_COLUMNS
 from reports.schema import COST, SCHEMA
 
@@ -282,7 +283,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--repeat", type=int, default=3, help="runs per measurement; the median is shown")
     parser.add_argument(
         "--reports",
-        default="delivery,costs,errors,voice-menu,incoming",
+        default=",".join(REPORTS),
         help="comma-separated reports to time; load_events is timed only with all five (the default)",
     )
     parser.add_argument("--build-only", action="store_true", help="write the archive (with --keep) and stop")
@@ -310,7 +311,7 @@ def main(argv: list[str] | None = None) -> int:
         if args.build_only:
             return 0
         reports = [name for name in args.reports.split(",") if name]
-        if len(reports) == 5:
+        if set(reports) == set(REPORTS):
             _load_figures(str(root), args.repeat)
         print(
             f"{'report':<11} {'seconds':>8} {'cpu u+s':>11} {'pyarrow':>8} {'cpu u+s':>11} {'ratio':>6} "

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import dataclasses
 import gc
 import json
 import os
@@ -86,7 +87,9 @@ def worker(
     # Fresh app id and output topics per run: each run reads the raw topic from its start, with no state
     # and no emitted events of an earlier run (which it would rightly not emit again).
     run = uuid.uuid4().hex[:6]
-    topics = Topics(topics.raw, f"{topics.events}.{run}", f"{topics.dead}.{run}", f"{topics.app_id}-{run}")
+    topics = dataclasses.replace(
+        topics, events=f"{topics.events}.{run}", dead=f"{topics.dead}.{run}", app_id=f"{topics.app_id}-{run}"
+    )
     env = {
         "SMSC_WORKER_ARCHIVE": "true" if archive else "false",
         # The harness writes state every second (fast tests after kill -9); measure the configured one.
@@ -210,7 +213,7 @@ def main(argv: list[str] | None = None) -> int:
             for archive in archives:
                 seconds = args.snapshot_seconds
                 ours = worker(bootstrap, topics, args.count, data, archive=archive, snapshot_seconds=seconds)
-                what = f"worker, archive {'on' if archive else 'off'}, snapshot {args.snapshot_seconds:g} s"
+                what = f"worker, archive {'on' if archive else 'off'}, snapshot {seconds:g} s"
                 rows.append((what, ours, naive))
                 _row(round_, *rows[-1])
     print("\nsummary (min / median / max over rounds):")

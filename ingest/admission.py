@@ -11,8 +11,8 @@ from types import MappingProxyType
 from typing import Final, NamedTuple
 
 from ingest.keyscan import scan
-from smsc.errors import DecodeError, FieldError, SignatureError
-from smsc.kinds import CallbackKind, classify, message_key
+from smsc.errors import DecodeError, SignatureError
+from smsc.kinds import CallbackKind, classify, message_key_bytes
 from smsc.signature import verify_signature
 from smsc.wire import BodyFormat, Limits, decode_request
 
@@ -77,8 +77,4 @@ def admit(
         except SignatureError as exc:
             reason = Reason.MISSING_SIGNATURE if exc.field is None else Reason.BAD_SIGNATURE
             return Verdict(reason, kind, decoded.format, None)
-    try:
-        key: bytes | None = message_key(kind, decoded.params).encode("utf-8")
-    except FieldError:
-        key = None
-    return Verdict(None, kind, decoded.format, key)
+    return Verdict(None, kind, decoded.format, message_key_bytes(kind, decoded.params))

@@ -25,9 +25,9 @@ from collections.abc import Collection
 from encodings import cp1251, koi8_r
 from typing import Final, NamedTuple
 
-from smsc.charsets import DEFAULT_CHARSET, SUPPORTED_CHARSETS, canonical_charset
-from smsc.errors import DecodeError, FieldError
-from smsc.kinds import CallbackKind, classify, message_key
+from smsc.charsets import SUPPORTED_CHARSETS, canonical_charset
+from smsc.errors import DecodeError
+from smsc.kinds import CallbackKind, classify, message_key_bytes
 from smsc.wire import (
     JSON_CHARSET_MEMBER,
     XML_CHARSET_ELEMENT,
@@ -35,6 +35,8 @@ from smsc.wire import (
     XML_DECL_ENCODING,
     BodyFormat,
     Limits,
+    announced_format,
+    charset_from_body,
 )
 
 
@@ -122,7 +124,7 @@ def _scan(body: bytes, query_string: bytes, content_type: str | None, limits: Li
     if content_type in _USUAL_ANNOUNCED:
         announced = _USUAL_ANNOUNCED[content_type]
     else:
-        announced = _announced(content_type)
+        announced = announced_format(content_type)
 
     first = body[:1]
     if first == b"<":
@@ -145,26 +147,12 @@ def _scan(body: bytes, query_string: bytes, content_type: str | None, limits: Li
     if query is not None:
         relevant = _merge_query(query_string, query, relevant, names, charset, limits)
     kind = classify(relevant)
-    try:
-        key: bytes | None = message_key(kind, relevant).encode("utf-8")
-    except FieldError:
-        key = None
-    return Scanned(kind, body_format, key)
-
-
-def _announced(content_type: str | None) -> BodyFormat | None:
-    """The format a Content-Type announces, read as smsc.wire reads it."""
-    media_type = content_type.split(";", 1)[0].strip().lower() if content_type else ""
-    if media_type.endswith(("/json", "+json")):
-        return BodyFormat.JSON
-    if media_type.endswith(("/xml", "+xml")):
-        return BodyFormat.XML
-    return None
+    return Scanned(kind, body_format, message_key_bytes(kind, relevant))
 
 
 # What SMSC and the encoder send, read once: no split/strip/lower per request.
 _USUAL_ANNOUNCED: Final = {
-    content_type: _announced(content_type)
+    content_type: announced_format(content_type)
     for content_type in (
         None,
         "",
@@ -183,7 +171,7 @@ _Body = tuple[str, dict[str, str], Collection[str | bytes]]
 
 def _form(body: bytes, query_charset: str | None, limits: Limits) -> _Body:
     pairs = _form_pairs(body)
-    charset = _agree(query_charset, _charset_param(pairs.get(b"charset")))
+    charset = charset_from_body(query_charset, _charset_param(pairs.get(b"charset")), bom=False)
     _check_escapes(body, charset)
     _check_counts(pairs, limits, name_cap=_NAME_CAP)
     return charset, _relevant_form(pairs, charset), pairs
@@ -198,12 +186,9 @@ def _xml(body: bytes, query_charset: str | None, limits: Limits) -> _Body:
         declared = XML_DECL_ENCODING.search(declaration.group(0)) if declaration else None
     if declared:
         # As the full decoder: the declaration is what the bytes are in, whatever the URL asked for.
-        charset = canonical_charset(declared.group(1).decode("ascii"))
+        charset = charset_from_body(None, declared, bom=False)
     else:
-        element = XML_CHARSET_ELEMENT.search(body)
-        charset = _agree(
-            query_charset, canonical_charset(element.group(1).decode("ascii")) if element else None
-        )
+        charset = charset_from_body(query_charset, XML_CHARSET_ELEMENT.search(body), bom=False)
     if charset not in _SELF_SYNCHRONISING:
         raise _Unsure
     text = _decode(body[declaration.end() :] if declaration else body, charset)
@@ -226,8 +211,7 @@ def _xml(body: bytes, query_charset: str | None, limits: Limits) -> _Body:
 
 
 def _json(body: bytes, query_charset: str | None, limits: Limits) -> _Body:
-    member = _json_charset_member(body)
-    charset = _agree(query_charset, canonical_charset(member.group(1).decode("ascii")) if member else None)
+    charset = charset_from_body(query_charset, _json_charset_member(body), bom=False)
     if charset not in _SELF_SYNCHRONISING:
         raise _Unsure
     text = _decode(body, charset)
@@ -332,12 +316,6 @@ def _charset_param(raw: bytes | None) -> str | None:
         return charset
     name = _ascii(raw)
     return canonical_charset(name) if name else None
-
-
-def _agree(query_charset: str | None, body_charset: str | None) -> str:
-    if query_charset and body_charset and query_charset != body_charset:
-        raise _Unsure
-    return query_charset or body_charset or DEFAULT_CHARSET
 
 
 def _form_text(raw: bytes, charset: str) -> str:

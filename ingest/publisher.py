@@ -107,7 +107,8 @@ class KafkaPublisher:
         self._config = producer_config(settings)
         self._idempotent = settings.producer_idempotence
         self._linger_seconds = settings.producer_linger_ms / 1000
-        self._timeout_ms = self._config["request_timeout_ms"]
+        # An int once: an operator's extra `request_timeout_ms` arrives as a string.
+        self._timeout_ms = int(self._config["request_timeout_ms"])
         self._readiness_timeout = settings.readiness_timeout_seconds
         self._flush_timeout = settings.shutdown_timeout_seconds
         self._producer: AIOKafkaProducer | None = None
@@ -275,7 +276,7 @@ class KafkaPublisher:
 
     @property
     def timeout_ms(self) -> int:
-        return int(self._timeout_ms)
+        return self._timeout_ms
 
     async def ready(self) -> bool:
         """The broker answers a metadata request in time."""

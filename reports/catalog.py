@@ -80,10 +80,14 @@ def _key_codes(scan: Scan, *, voice: bool = False) -> tuple[pa.ChunkedArray, pa.
     return pa.chunked_array([chunk.indices for chunk in encoded.chunks], type=pa.int32()), keep
 
 
+def _cost_columns(by: Sequence[str]) -> tuple[str, ...]:
+    """`COST_COLUMNS` when a breakdown needs them (by balance or template kind), else none."""
+    return COST_COLUMNS if {"balance", "template_kind"} & set(by) else ()
+
+
 def _delivery(query: Query) -> Sections:
     by = query.by or ("account",)
-    extra = COST_COLUMNS if {"balance", "template_kind"} & set(by) else ()
-    return {"delivery": delivery(_messages(query, extra), by)}
+    return {"delivery": delivery(_messages(query, _cost_columns(by)), by)}
 
 
 def _costs(query: Query) -> Sections:
@@ -104,8 +108,8 @@ def _errors(query: Query) -> Sections:
 
 def _voice_menu(query: Query) -> Sections:
     by = query.by or ("account",)
-    extra = (*VOICE_COLUMNS, *COST_COLUMNS) if {"balance", "template_kind"} & set(by) else VOICE_COLUMNS
-    return voice_menu(_messages(query, extra, voice=True), by)
+    # `cnt` is in both lists: `_messages` reads a column once.
+    return voice_menu(_messages(query, (*VOICE_COLUMNS, *_cost_columns(by)), voice=True), by)
 
 
 def _incoming(query: Query) -> Sections:

@@ -92,7 +92,8 @@ def load_table(
 ) -> pa.Table:
     """`load_events` before pandas: the Arrow table (for callers that stay in Arrow).
 
-    `categorical`: more text columns to read as dictionaries (the reports read `key` so).
+    `categorical`: more text columns to read as dictionaries (the reports read `key` as plain strings and
+    encode it in Arrow themselves; see catalog).
     """
     return open_scan(kind, since, until, filters, root, categorical, columns).table(columns)
 
@@ -112,7 +113,6 @@ class Scan:
     def table(self, columns: Sequence[str] | None = None, expected_rows: int | None = None) -> pa.Table:
         """The rows of the columns asked; `EmptyRangeError` if none. `key` comes in one chunk.
         `expected_rows`: the length of an earlier pass (`RuntimeError` if the archive changed since)."""
-        _check_columns(columns)
         table = self.data.to_table(
             columns=list(columns) if columns is not None else None, filter=self.expression
         )
@@ -127,7 +127,6 @@ class Scan:
         batch by batch as the scan yields them: the rows dropped are never all in memory at once. A scan
         of another length than `keep` (a file changed between the passes) raises `RuntimeError` rather
         than misalign rows."""
-        _check_columns(columns)
         expected = len(keep)
         scanner = self.data.scanner(columns=list(columns), filter=self.expression)
         kept: list[pa.RecordBatch] = []
@@ -156,7 +155,8 @@ def open_scan(
     columns: Sequence[str] | None = None,
 ) -> Scan:
     """The files of `kind` listed once, with the time range and `filters` as one scan filter (`columns`:
-    checked here already, for the error order of `load_table`)."""
+    checked here, before the listing, for the error order of `load_table`; the scan's own methods take
+    their columns unchecked)."""
     start, end = to_utc(since, option="since"), to_utc(until, option="until")
     if start is not None and end is not None and start >= end:
         raise BadOptionError("until", end.isoformat(), f"must be later than since ({start.isoformat()})")
@@ -230,7 +230,8 @@ def take_frame(tables: list[pa.Table]) -> pd.DataFrame:
     """`to_frame` of the one table in `tables`, taken out of the list, converted one column at a time: a
     column's Arrow buffers are freed once pandas has it, when no one else holds the table (`load_events`),
     so the peak is about one copy of the data, not two."""
-    release_unused()  # what the caller freed before (e.g. the key strings it encoded)
+    # What was freed before: e.g. the key chunks `_contiguous_key` combined, the voice pass's row mask.
+    release_unused()
     table = tables.pop()
     names, rows = table.column_names, table.num_rows
     columns: list[pd.Series] = []

@@ -15,8 +15,6 @@ from typing import Final
 import numpy as np
 import pandas as pd
 
-from reports.load import release_unused
-
 VOICE_TYPE: Final = 7
 _DAY_NS: Final = 86_400 * 10**9
 #: The status columns `messages` needs for outcomes and latency; `COST_COLUMNS` / `VOICE_COLUMNS` add
@@ -89,27 +87,22 @@ def _arrival_order(events: pd.DataFrame) -> np.ndarray | None:
     The order is exactly `np.lexsort((raw_offset, received_at))` (ties: row position), computed without
     sorting everything by two keys: a stable sort on the time (fast on the archive's sorted runs), then
     only the groups of equal times whose offsets are out of order are sorted by offset."""
-    received = _ns(events["received_at"])
-    n = len(received)
-    if n < 2:
-        return None
-    if not bool(np.any(received[1:] < received[:-1])):
-        tied = np.flatnonzero(received[1:] == received[:-1])
-        if tied.size == 0 or bool(np.all(_offsets(events, tied + 1) >= _offsets(events, tied))):
-            return None
-        order = np.arange(n, dtype="int64")
-        ordered = received
-    else:
-        order = np.argsort(received, kind="stable")
-        ordered = received[order]
-        tied = np.flatnonzero(ordered[1:] == ordered[:-1])
-        del received
+    ordered = _ns(events["received_at"])
+    n = len(ordered)
+    order: np.ndarray | None = None  # None: the times are in row order already
+    if bool(np.any(ordered[1:] < ordered[:-1])):
+        order = np.argsort(ordered, kind="stable")
+        ordered = ordered[order]
+    tied = np.flatnonzero(ordered[1:] == ordered[:-1])
     if tied.size == 0:
         return order
-    offset_after, offset_before = _offsets(events, order[tied + 1]), _offsets(events, order[tied])
-    wrong = tied[offset_after < offset_before]
+    before, after = (tied, tied + 1) if order is None else (order[tied], order[tied + 1])
+    wrong = tied[_offsets(events, after) < _offsets(events, before)]
+    del before, after
     if wrong.size == 0:
         return order
+    if order is None:
+        order = np.arange(n, dtype="int64")
     # Groups of equal times (in sorted order) that hold an offset out of order: re-sort only those rows.
     group = np.empty(n, dtype="int64")
     group[0] = 0
@@ -157,7 +150,7 @@ def _message_ids(events: pd.DataFrame) -> tuple[np.ndarray, int]:
 
 def _rows(events: pd.DataFrame, columns: list[str], positions: np.ndarray) -> pd.DataFrame:
     """The rows at `positions` of the columns asked (per column, same dtypes)."""
-    return pd.DataFrame({name: events[name].array.take(positions) for name in dict.fromkeys(columns)})
+    return pd.DataFrame({name: events[name].array.take(positions) for name in columns})
 
 
 def messages(events: pd.DataFrame) -> pd.DataFrame:
@@ -165,7 +158,6 @@ def messages(events: pd.DataFrame) -> pd.DataFrame:
     NaN = in flight), final_status, latency_seconds, charged; with the cost columns loaded also cost,
     parts, balance, template_kind; with the voice columns voice_outcome, talk_seconds, ringtime_seconds,
     callmenu, dtmf, overtime_seconds (NaN for other types)."""
-    release_unused()  # the Arrow table the frame was converted from, freed since
     n = len(events)
     order = _arrival_order(events)  # None: already in arrival order (then rank = row position)
     rank = np.arange(n, dtype="int32" if n < 2**31 else "int64")

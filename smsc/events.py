@@ -12,7 +12,7 @@ from datetime import UTC, datetime
 from json.encoder import encode_basestring
 from typing import Any, Final
 
-from smsc.codes import VOICE_TYPE, error_category, message_type_name, status_name, voice_outcome
+from smsc.codes import error_category, message_type_name, status_name
 from smsc.models import Callback, CallConfirmation, IncomingSms, StatusCallback
 
 EVENT_VERSION: Final = 1
@@ -68,14 +68,18 @@ def _time(value: datetime | None) -> str | None:
     if not value:
         return None
     if value.tzinfo is not UTC:  # equal instants in other zones hash alike but read differently
-        return value.isoformat().replace("+00:00", "Z")
+        return _rfc3339(value)
     # Callbacks of one second share their times: format each once.
     text = _TIMES.get(value)
     if text is None:
         if len(_TIMES) >= _TIMES_MAX:
             _TIMES.clear()
-        text = _TIMES[value] = value.isoformat().replace("+00:00", "Z")
+        text = _TIMES[value] = _rfc3339(value)
     return text
+
+
+def _rfc3339(value: datetime) -> str:
+    return value.isoformat().replace("+00:00", "Z")
 
 
 _TIMES: Final[dict[datetime, str]] = {}
@@ -169,7 +173,7 @@ def dumps_callback_event(
     status, err, cnt, message_type = c.status, c.err, c.cnt, c.message_type
     s = _string
     template = flag.template_kind if flag else None
-    voice = voice_outcome(status, err) if message_type == VOICE_TYPE else None
+    voice = c.voice_outcome
     # occurred_at is ts, else time: each formatted and escaped once
     ts_json, time_json = _optional(_time(c.ts)), _optional(_time(c.time))
     text = (

@@ -31,6 +31,14 @@ def message_key(kind: CallbackKind, params: Mapping[str, str]) -> str:
     return phone
 
 
+def message_key_bytes(kind: CallbackKind, params: Mapping[str, str]) -> bytes | None:
+    """`message_key` as the Kafka record key; None (a null key) when the callback lacks its fields."""
+    try:
+        return message_key(kind, params).encode("utf-8")
+    except FieldError:
+        return None
+
+
 def _required(params: Mapping[str, str], name: str) -> str:
     value = params.get(name, "").strip()
     if not value:

@@ -122,7 +122,7 @@ class _Params:
 def _status(p: _Params) -> StatusCallback:
     params = p.params
     # Most statuses carry no HLR and no voice-menu field: one membership test each instead of building
-    # both objects. Where one is present, every field is read and checked as before.
+    # both objects. Where any field of a group is present, all of the group's fields are read and checked.
     hlr: HlrResult | None = None
     if any(name in params for name in _HLR_FIELDS):
         hlr_values = {name: params.get(name, "").strip() for name in _HLR_FIELDS}
@@ -147,8 +147,8 @@ def _status(p: _Params) -> StatusCallback:
         if menu == _NO_MENU:
             menu = None
     # The fields every status has, read inline: a call of `optional` per field was a third of parsing.
-    # Same order of checks as the declaration below had, so a callback with several bad fields is
-    # refused for the same one.
+    # Checks run in a fixed order (the HLR and voice-menu fields above, then these in the order written,
+    # then `cmt`'s overtime line), so a callback with several bad fields is refused for the first of them.
     get = params.get
     id_ = p.required("id", _identifier)
     phone = p.required("phone", _phone)

@@ -58,8 +58,8 @@ class DecodedRequest:
     query_keys: frozenset[str]
 
 
-WHITESPACE: Final = b" \t\r\n"
-UTF8_BOM: Final = b"\xef\xbb\xbf"
+_WHITESPACE: Final = b" \t\r\n"
+_UTF8_BOM: Final = b"\xef\xbb\xbf"
 XML_DECL: Final = re.compile(rb"^\s*<\?xml[^>]*?\?>", re.DOTALL)
 XML_DECL_ENCODING: Final = re.compile(rb"""encoding\s*=\s*["']([A-Za-z0-9._-]{1,40})["']""")
 XML_CHARSET_ELEMENT: Final = re.compile(rb"<charset>\s*([A-Za-z0-9._-]{1,40})\s*</charset>")
@@ -88,19 +88,19 @@ def decode_request(
     query_pairs = _split_form(query)
     query_charset = _ascii_value(query_pairs, b"charset")
     charset = canonical_charset(query_charset) if query_charset else None
-    bom = body.startswith(UTF8_BOM)
-    body = body.removeprefix(UTF8_BOM)
+    bom = body.startswith(_UTF8_BOM)
+    body = body.removeprefix(_UTF8_BOM)
     body_format = _body_format(body, _ascii_value(query_pairs, b"fmt"), content_type)
 
     if body_format is BodyFormat.XML:
         charset, body_params = _decode_xml(body, charset, bom=bom)
     elif body_format is BodyFormat.JSON:
-        charset = _charset_from_body(charset, JSON_CHARSET_MEMBER.search(body), bom=bom)
+        charset = charset_from_body(charset, JSON_CHARSET_MEMBER.search(body), bom=bom)
         body_params = _decode_json(body, charset)
     else:
         body_pairs = _split_form(body)
         body_charset = _ascii_value(body_pairs, b"charset")
-        charset = _charset_from_body(
+        charset = charset_from_body(
             charset, canonical_charset(body_charset) if body_charset else None, bom=bom
         )
         body_params = _decode_pairs(body_pairs, charset, where="body")
@@ -133,7 +133,7 @@ _SNIFFED: Final = {b"<": BodyFormat.XML, b"{": BodyFormat.JSON, b"[": BodyFormat
 
 def _body_format(body: bytes, query_fmt: str | None, content_type: str | None) -> BodyFormat:
     """The body's own first byte decides; `fmt` and a JSON or XML Content-Type must not contradict it."""
-    first = body.lstrip(WHITESPACE)[:1]
+    first = body.lstrip(_WHITESPACE)[:1]
     # No form SMSC sends starts with `[`: sniffed as JSON, it is refused as "not an object", not misread.
     sniffed = _SNIFFED.get(first)
     declared = None
@@ -147,20 +147,27 @@ def _body_format(body: bytes, query_fmt: str | None, content_type: str | None) -
             raise DecodeError(
                 f"fmt={query_fmt} announces {declared} but the body is not {declared}", field="fmt"
             )
-    media_type = (content_type or "").split(";", 1)[0].strip().lower()
-    announced = None
-    if media_type.endswith(("/json", "+json")):
-        announced = BodyFormat.JSON
-    elif media_type.endswith(("/xml", "+xml")):
-        announced = BodyFormat.XML
+    announced = announced_format(content_type)
     if announced is not None and sniffed is not announced and first:
         raise DecodeError(f"Content-Type announces {announced} but the body is not {announced}", field="body")
     return declared or sniffed or BodyFormat.FORM
 
 
-def _charset_from_body(
+def announced_format(content_type: str | None) -> BodyFormat | None:
+    """The format a JSON or XML Content-Type announces; None for any other (or none)."""
+    media_type = content_type.split(";", 1)[0].strip().lower() if content_type else ""
+    if media_type.endswith(("/json", "+json")):
+        return BodyFormat.JSON
+    if media_type.endswith(("/xml", "+xml")):
+        return BodyFormat.XML
+    return None
+
+
+def charset_from_body(
     query_charset: str | None, body_charset: str | re.Match[bytes] | None, *, bom: bool
 ) -> str:
+    """The charset the query string and the body agree on (a body match is read as canonical); raises
+    DecodeError when they name two different ones, or when a UTF-8 byte order mark (`bom`) meets another."""
     if isinstance(body_charset, re.Match):
         body_charset = canonical_charset(body_charset.group(1).decode("ascii"))
     if query_charset and body_charset and query_charset != body_charset:
@@ -220,9 +227,9 @@ def _decode_xml(raw: bytes, query_charset: str | None, *, bom: bool) -> tuple[st
     if declared:
         # The declaration is what the bytes are in, whatever the handler URL asked for.
         encoding = canonical_charset(declared.group(1).decode("ascii"), field="xml encoding")
-        charset = _charset_from_body(None, encoding, bom=bom)
+        charset = charset_from_body(None, encoding, bom=bom)
     else:
-        charset = _charset_from_body(query_charset, XML_CHARSET_ELEMENT.search(raw), bom=bom)
+        charset = charset_from_body(query_charset, XML_CHARSET_ELEMENT.search(raw), bom=bom)
     text = _text(raw[declaration.end() :] if declaration else raw, charset, field="body")
     try:
         root = fromstring(text, forbid_dtd=True, forbid_entities=True, forbid_external=True)

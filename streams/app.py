@@ -66,7 +66,6 @@ class Sidecar:
         self._owned: frozenset[int] = frozenset()  # exposed on /metrics
         self._active: frozenset[int] = frozenset()  # being processed by the loop
         self._generation = 0
-        self._producer: AIOKafkaProducer | None = None  # events and dead letters, started by run()
         self._running = asyncio.Event()
         self._idle = asyncio.Event()
         self._idle.set()
@@ -133,7 +132,6 @@ class Sidecar:
         )
         await consumer.start()
         await producer.start()
-        self._producer = producer
         try:
             while True:
                 await self._running.wait()
@@ -145,7 +143,7 @@ class Sidecar:
                     while self._running.is_set() and generation == self._generation:
                         batch = await consumer.getmany(timeout_ms=200, max_records=settings.batch_max_records)
                         if batch:
-                            await self._process(batch)
+                            await self._process(batch, producer)
                         self._note_end_offsets(consumer)
                         if time.monotonic() - last_snapshot >= settings.snapshot_interval_seconds:
                             await self._snapshot(self._active)
@@ -205,9 +203,7 @@ class Sidecar:
     async def _last_raw_offset(self, topic: str, partition: int) -> int:
         return await _last_raw_offset(self.settings.kafka_bootstrap_servers, topic, partition)
 
-    async def _process(self, batch: dict[TopicPartition, list[Any]]) -> None:
-        producer = self._producer
-        assert producer is not None, "run() starts the producer"
+    async def _process(self, batch: dict[TopicPartition, list[Any]], producer: AIOKafkaProducer) -> None:
         events_topic, dead_topic = self.settings.events_topic, self.settings.dead_topic
         deliveries: list[Any] = []
         for tp, records in batch.items():
@@ -305,13 +301,12 @@ class _Outgoing:
         self._batch: Any = None
 
     async def append(self, key: bytes | None, value: bytes | None, headers: list[tuple[str, bytes]]) -> None:
-        if self._batch is None:
+        batch = self._batch
+        if batch is None or batch.append(key=key, value=value, timestamp=None, headers=headers) is None:
+            await self.flush()  # none yet, or full: send it, and start the next one with this record
             self._batch = self._producer.create_batch()
-        if self._batch.append(key=key, value=value, timestamp=None, headers=headers) is None:
-            await self.flush()  # full: send it, and start the next one with this record
-            self._batch = self._producer.create_batch()
-            if self._batch.append(key=key, value=value, timestamp=None, headers=headers) is None:
-                raise ValueError(f"a record of {len(value or b'')} bytes does not fit in a record batch")
+            # No check: aiokafka's builder always takes the first record of a batch, whatever its size.
+            self._batch.append(key=key, value=value, timestamp=None, headers=headers)
 
     async def flush(self) -> None:
         if self._batch is not None and self._batch.record_count():

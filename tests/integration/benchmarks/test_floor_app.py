@@ -4,16 +4,15 @@ their ratios mean nothing); the keyed one under the message key and with the rec
 from __future__ import annotations
 
 import asyncio
-import time
 from typing import Any
 
 import pytest
-from aiokafka import AIOKafkaConsumer
 
 from benchmarks.ingest_bare_app import Message
 from benchmarks.ingest_floor_app import App, create, create_keyed
 from smsc.kinds import CallbackKind
 from smsc.raw_record import RawRecord
+from tests.integration.ingest.conftest import consume
 
 pytestmark = pytest.mark.integration
 
@@ -53,23 +52,12 @@ async def _serve(app: App, bodies: list[bytes]) -> list[int]:
 
 async def _read(bootstrap: str, topic: str, count: int) -> list[tuple[bytes | None, RawRecord | bytes]]:
     """(key, record) of every record, the record read back as a RawRecord when it has headers."""
-    consumer = AIOKafkaConsumer(
-        topic, bootstrap_servers=bootstrap, auto_offset_reset="earliest", enable_auto_commit=False
-    )
-    await consumer.start()
-    try:
-        stored: list[tuple[bytes | None, RawRecord | bytes]] = []
-        deadline = time.monotonic() + 20
-        while len(stored) < count:
-            assert time.monotonic() < deadline, f"only {len(stored)} of {count} records"
-            for records in (await consumer.getmany(timeout_ms=500)).values():
-                for record in records:
-                    value = record.value or b""
-                    headers = list(record.headers)
-                    stored.append((record.key, RawRecord.from_headers(value, headers) if headers else value))
-        return stored
-    finally:
-        await consumer.stop()
+    stored: list[tuple[bytes | None, RawRecord | bytes]] = []
+    for record in await consume(bootstrap, topic, count):
+        value = record.value or b""
+        headers = list(record.headers)
+        stored.append((record.key, RawRecord.from_headers(value, headers) if headers else value))
+    return stored
 
 
 def _environment(monkeypatch: pytest.MonkeyPatch, bootstrap: str, topic: str) -> None:

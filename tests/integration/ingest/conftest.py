@@ -9,10 +9,12 @@ import time
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
+from typing import Any
 
 import httpx
 import uvicorn
 from aiokafka import AIOKafkaConsumer
+from aiokafka.structs import ConsumerRecord
 from prometheus_client import CollectorRegistry
 
 from ingest.app import create_app
@@ -103,6 +105,25 @@ async def _read_records(
     finally:
         await consumer.stop()
     return {request_id: found[request_id] for request_id in wanted if request_id in found}
+
+
+async def consume(bootstrap: str, topic: str, count: int) -> list[ConsumerRecord[Any, Any]]:
+    """The topic's records from its beginning (in offset order within a partition); waits, bounded, until
+    at least `count` arrived."""
+    consumer = AIOKafkaConsumer(
+        topic, bootstrap_servers=bootstrap, auto_offset_reset="earliest", enable_auto_commit=False
+    )
+    await consumer.start()
+    try:
+        stored: list[ConsumerRecord[Any, Any]] = []
+        deadline = time.monotonic() + 20
+        while len(stored) < count:
+            assert time.monotonic() < deadline, f"only {len(stored)} of {count} records"
+            for records in (await consumer.getmany(timeout_ms=500)).values():
+                stored.extend(records)
+        return stored
+    finally:
+        await consumer.stop()
 
 
 def post(

@@ -8,7 +8,6 @@ import time
 from collections import defaultdict
 
 import pytest
-from aiokafka import AIOKafkaConsumer
 from aiokafka.partitioner import DefaultPartitioner
 
 from embedded_broker import EmbeddedBroker
@@ -16,7 +15,7 @@ from embedded_broker.broker import free_port
 from ingest.errors import PublishError
 from ingest.publisher import KafkaPublisher
 from ingest.settings import IngestSettings
-from tests.integration.ingest.conftest import ingest_settings
+from tests.integration.ingest.conftest import consume, ingest_settings
 
 pytestmark = pytest.mark.integration
 
@@ -35,20 +34,10 @@ async def connected(settings: IngestSettings) -> KafkaPublisher:
 
 async def read_all(bootstrap: str, topic: str, count: int) -> dict[int, list[tuple[bytes | None, bytes]]]:
     """Every record of the topic by partition, in offset order; waits (bounded) until `count` arrived."""
-    consumer = AIOKafkaConsumer(
-        topic, bootstrap_servers=bootstrap, auto_offset_reset="earliest", enable_auto_commit=False
-    )
-    await consumer.start()
-    try:
-        stored: dict[int, list[tuple[bytes | None, bytes]]] = defaultdict(list)
-        deadline = time.monotonic() + 20
-        while sum(map(len, stored.values())) < count:
-            assert time.monotonic() < deadline, f"only {sum(map(len, stored.values()))} of {count} records"
-            for tp, records in (await consumer.getmany(timeout_ms=500)).items():
-                stored[tp.partition].extend((record.key, record.value or b"") for record in records)
-        return stored
-    finally:
-        await consumer.stop()
+    stored: dict[int, list[tuple[bytes | None, bytes]]] = defaultdict(list)
+    for record in await consume(bootstrap, topic, count):
+        stored[record.partition].append((record.key, record.value or b""))
+    return stored
 
 
 def test_acknowledged_records_are_stored_by_key_in_order(kafka_bootstrap: str, topic_name: str) -> None:

@@ -11,7 +11,7 @@ import pytest
 import yaml
 
 from dashboards.__main__ import main
-from dashboards.build import DASHBOARDS, GENERATED, PANELS_DOC, documents, rendered, stale
+from dashboards.build import DASHBOARDS, GENERATED, PANELS_DOC, documents, iter_panels, rendered, stale
 from dashboards.src.panels import DATASOURCE_UID
 
 PROVISIONING = Path(__file__).resolve().parents[3] / "dashboards" / "provisioning"
@@ -19,11 +19,6 @@ PROVISIONING = Path(__file__).resolve().parents[3] / "dashboards" / "provisionin
 
 def dashboards() -> dict[str, dict[str, Any]]:
     return {name: json.loads(text) for name, text in rendered().items()}
-
-
-def all_panels(board: dict[str, Any]) -> list[dict[str, Any]]:
-    panels = list(board["panels"])
-    return panels + [inner for panel in panels for inner in panel.get("panels", [])]
 
 
 def test_committed_json_is_not_stale() -> None:
@@ -40,7 +35,7 @@ def test_the_four_dashboards_have_stable_uids_named_like_their_files() -> None:
 
 def test_every_panel_and_query_uses_the_fixed_datasource() -> None:
     for name, board in dashboards().items():
-        for panel in all_panels(board):
+        for panel in iter_panels(board["panels"]):
             if panel["type"] == "row":
                 continue
             assert panel["datasource"] == {"type": "prometheus", "uid": DATASOURCE_UID}, (
@@ -54,7 +49,7 @@ def test_every_panel_and_query_uses_the_fixed_datasource() -> None:
 
 def test_panel_ids_are_unique_per_dashboard() -> None:
     for name, board in dashboards().items():
-        ids = [panel["id"] for panel in all_panels(board)]
+        ids = [panel["id"] for panel in iter_panels(board["panels"])]
         assert len(ids) == len(set(ids)), name
 
 
@@ -139,7 +134,8 @@ def test_panels_doc_has_a_row_per_panel_with_its_type_description_and_every_quer
         assert (
             len(table)
             == len(expected)
-            == len(all_panels(board)) - len([panel for panel in board["panels"] if panel["type"] == "row"])
+            == len(list(iter_panels(board["panels"])))
+            - len([panel for panel in board["panels"] if panel["type"] == "row"])
         ), board["title"]
         for line, (row, panel) in zip(table, expected, strict=True):
             cells = line.removeprefix("| ").removesuffix(" |").split(" | ")

@@ -9,8 +9,8 @@ from hypothesis import strategies as st
 from benchmarks.ingest_bodies import realistic_requests
 from ingest.keyscan import _DECODING_TABLES, Scanned, _decode, _json_charset_member, scan
 from smsc.encode import EncodedRequest, encode_request
-from smsc.errors import DecodeError, EncodeError, FieldError
-from smsc.kinds import CallbackKind, classify, message_key
+from smsc.errors import DecodeError, EncodeError
+from smsc.kinds import CallbackKind, classify, message_key_bytes
 from smsc.wire import JSON_CHARSET_MEMBER, BodyFormat, Limits, decode_request
 from tests.unit.ingest.callbacks import CHARSETS, FORMATS, callback
 
@@ -27,11 +27,7 @@ def full_path(
     except DecodeError:
         return None, None, None
     kind = classify(decoded.params)
-    try:
-        key: bytes | None = message_key(kind, decoded.params).encode("utf-8")
-    except FieldError:
-        key = None
-    return kind, decoded.format, key
+    return kind, decoded.format, message_key_bytes(kind, decoded.params)
 
 
 def check(

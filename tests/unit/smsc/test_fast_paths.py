@@ -13,14 +13,7 @@ from smsc.events import dumps_callback_event, dumps_event, event_from_callback
 from smsc.models import Callback, StatusCallback
 from smsc.parse import _int, account_timezone, parse_callback, parse_time
 from smsc.wire import BodyFormat, Limits, _decode_json, decode_request
-
-DEFAULT = Limits()
-
-
-def _error(body: bytes, limits: Limits = DEFAULT) -> DecodeError:
-    with pytest.raises(DecodeError) as caught:
-        decode_request(body, limits=limits)
-    return caught.value
+from tests.unit.smsc.test_wire import decode_error
 
 
 def test_a_text_starting_with_a_bom_is_refused_as_json_loads_refuses_it() -> None:
@@ -44,7 +37,7 @@ def test_a_text_starting_with_a_bom_is_refused_as_json_loads_refuses_it() -> Non
     ],
 )
 def test_json_anomalies_leave_the_fast_path_with_the_same_error(body: bytes, field: str, words: str) -> None:
-    error = _error(body)
+    error = decode_error(body)
     assert (error.field, words in error.reason) == (field, True)
 
 

@@ -20,6 +20,7 @@ from streams.processor import (
     Verdict,
     identity_digest,
 )
+from tests.unit.streams.test_processor import T0
 
 
 def test_members_expire_in_order_on_the_given_clock() -> None:
@@ -148,14 +149,14 @@ def test_costs_keep_their_digits_and_a_full_cost_table_loses_nothing() -> None:
 
 
 def _status(message: str, code: int, ts: int) -> bytes:
-    params = {"id": message, "phone": "79990000001", "status": str(code), "ts": str(1_795_523_405 + ts)}
+    params = {"id": message, "phone": "79990000001", "status": str(code), "ts": str(T0 + ts)}
     return encode_request({**params, "cost": "1.10", "type": "0"}).body
 
 
 def _feed(processor: PartitionProcessor, bodies: list[bytes], first_offset: int) -> list[Verdict]:
     verdicts = []
     for offset, body in enumerate(bodies, first_offset):
-        record = SourceRecord(0, offset, body, b"", None, "acme", (1_795_523_405 + offset) * NS)
+        record = SourceRecord(0, offset, body, b"", None, "acme", (T0 + offset) * NS)
         verdicts.append(processor.process(record).verdict)
     return verdicts
 
