@@ -31,6 +31,13 @@ class IngestSettings(BaseSettings):
     max_concurrent_requests: int = Field(
         default=2000, ge=1, description="open connections + requests beyond which the server answers 503"
     )
+    body_read_timeout_seconds: float = Field(
+        default=10.0,
+        gt=0,
+        le=300,
+        description="a request whose body has not arrived within this time is answered 408 (a real "
+        "callback of a few hundred bytes arrives in milliseconds: a stalled upload is a broken or hostile client)",
+    )
     shutdown_timeout_seconds: float = Field(
         default=30.0,
         gt=0,
