@@ -1,53 +1,53 @@
-"""Writing records to Kafka and learning, per record, that the broker acknowledged it (acks=all).
+"""Writing records to Kafka through librdkafka (confluent-kafka) and learning, per record, that the broker
+acknowledged it.
 
-aiokafka provides the connections (bootstrap, versions, SASL/SSL), the cluster metadata and the record
-batch encoder (its C extension); the sending is ours. Measured on the ingest benchmark, aiokafka's own
-sender (accumulator, sender routine, a handler and two timeouts per produce request) cost ~120 µs of CPU
-per produce request on top of the request itself, and a request carries ~13 records under load: its
-machinery alone was a third of what ingest spent per callback. Here each broker gets one `_NodeSender`:
-records are appended to the open batch of their partition and wait on one plain future; one produce
-request per broker is in flight at a time, carrying every batch that filled while the previous one was
-on the wire (so a partition's records stay in order), and its response resolves the futures.
-
-A write is never retried here: a record whose produce request failed, or whose outcome is unknown
-(timeout, lost connection), fails its future, the request is answered 503 and SMSC sends the callback
-again (the stream processors deduplicate). So the producer itself never writes a record twice, which
-is what an idempotent producer protects against. Idempotence can still be switched on
-(`SMSC_INGEST_PRODUCER_IDEMPOTENCE`) for brokers that fence by producer id: batches then carry a producer
-id and per-partition sequence numbers, and any failed batch makes the next request take a new producer
-id (the broker would otherwise refuse the gap in the sequence).
+The producer is librdkafka's, configured for what ingest promises SMSC: `acks=all`, idempotence (the
+broker fences duplicates and reordering from the producer's own retries), retries of retriable errors
+(a leader change, a dropped or timed-out connection) for as long as the request's deadline lasts, and the
+Java client's partitioner (`murmur2_random`: murmur2 of the key, as every other producer of the raw topic
+computes it). librdkafka does its network I/O on its own threads; what it reports back (delivery
+reports, errors, logs) is served by `poll()`. One thread of ours sits in `poll()`: it collects the
+delivery reports of one poll into a list and hands the whole list to the event loop in one
+`call_soon_threadsafe`, where the requests' futures are resolved. So there is no thread hop per record
+and no busy polling: the thread sleeps in librdkafka until something happens.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
-from collections.abc import Sequence
-from dataclasses import dataclass, field
-from typing import Any, Final, Protocol
+import threading
+from collections.abc import Callable
+from functools import partial
+from typing import Any, Final, Protocol, cast
 
-from aiokafka import AIOKafkaProducer
-from aiokafka.cluster import ClusterMetadata
-from aiokafka.errors import DuplicateSequenceNumber, KafkaError, NoError, RequestTimedOutError, for_code
-from aiokafka.producer.message_accumulator import BatchBuilder
-from aiokafka.protocol.produce import ProduceRequest
-from aiokafka.protocol.transaction import InitProducerIdRequest
-from aiokafka.structs import TopicPartition
+from confluent_kafka import KafkaError, KafkaException, Message, Producer
 
 from ingest.errors import PublishError
-from ingest.partitioner import choose_partition
 from ingest.settings import IngestSettings
 
 logger = logging.getLogger(__name__)
+#: librdkafka's own log lines (connection details), served by poll(); quiet unless debugging.
+librdkafka_logger = logging.getLogger("ingest.librdkafka")
 
-Headers = Sequence[tuple[str, bytes]]
+#: A list, as librdkafka takes it (it refuses other sequences).
+Headers = list[tuple[str, bytes]]
+#: The same type as confluent-kafka declares it (a list is invariant, so ours needs a cast to pass).
+_LibrdkafkaHeaders = list[tuple[str, str | bytes | None]]
+#: A delivery report as the poll thread hands it over: the record's future, and why it failed (or None).
+_Report = tuple[asyncio.Future[None], "PublishError | None"]
 
-#: How long to wait between attempts to connect a producer whose broker was down at start.
-_RECONNECT_SECONDS: Final = 1.0
-#: A record waiting for its topic's metadata: key, value, headers and its request's future.
-_Waiting = tuple[bytes | None, bytes, Headers, asyncio.Future[None]]
-#: acks=all: the leader answers once every in-sync replica has the record.
-_ACKS_ALL: Final = -1
+#: How long the poll thread sleeps in librdkafka when nothing happens (bounds how soon close() is seen).
+_POLL_SECONDS: Final = 0.2
+#: How long a replaced producer may still report acknowledgements already on their way.
+_RENEW_GRACE_SECONDS: Final = 1.0
+#: Per-record errors that mean the broker no longer accepts this producer's identity (see `_renew`).
+_IDENTITY_REFUSED: Final = frozenset(
+    {KafkaError.PRODUCER_FENCED, KafkaError.UNKNOWN_PRODUCER_ID, KafkaError.INVALID_PRODUCER_EPOCH}
+)
+#: librdkafka error codes that mean "the broker cannot be reached" rather than "this record failed".
+_UNREACHABLE: Final = frozenset({KafkaError._ALL_BROKERS_DOWN, KafkaError._TRANSPORT, KafkaError._RESOLVE})
 
 
 class Publisher(Protocol):
@@ -66,416 +66,244 @@ class Publisher(Protocol):
 
 
 def producer_config(settings: IngestSettings) -> dict[str, Any]:
-    """aiokafka producer arguments: bounded waits, then the operator's extras. Durability (acks=all) and
-    idempotence are applied by the publisher's own sender, not by aiokafka's."""
+    """librdkafka properties: durability and ordering fixed, bounded waits, then the operator's extras
+    (connection and security: `security.protocol`, `sasl.*`, `ssl.*`, `compression.type`, ...)."""
+    deadline_ms = round(settings.deadline_seconds * 1000)
     config: dict[str, Any] = {
-        "bootstrap_servers": settings.kafka_bootstrap_servers,
-        "client_id": "smsc-ingest",
-        "acks": "all",
-        "request_timeout_ms": int(settings.producer_delivery_timeout_seconds * 1000),
-        "max_batch_size": settings.producer_max_batch_bytes,
+        "bootstrap.servers": settings.kafka_bootstrap_servers,
+        "client.id": "smsc-ingest",
+        "linger.ms": settings.producer_linger_ms,
+        "batch.size": settings.producer_max_batch_bytes,
+        # A record is retried (librdkafka backs off and refreshes metadata by itself) until its request's
+        # deadline; past it the request was answered 503, and a record stored later would only be a
+        # duplicate of the callback SMSC sends again.
+        "message.timeout.ms": deadline_ms,
+        "request.timeout.ms": min(deadline_ms, 30_000),
+        "retry.backoff.ms": 20,
+        "retry.backoff.max.ms": 500,
+        "reconnect.backoff.ms": 50,
+        "reconnect.backoff.max.ms": 1000,
+        "log.connection.close": False,
     }
     config.update({name: value.get_secret_value() for name, value in settings.producer_config.items()})
-    config["enable_idempotence"] = False  # aiokafka's sender stays idle: see the module docstring
+    # What ingest promises cannot be configured away.
+    config.update(
+        {
+            "acks": "all",
+            "enable.idempotence": settings.producer_idempotence,
+            "partitioner": "murmur2_random",
+        }
+    )
     return config
 
 
-@dataclass(slots=True)
-class _Route:
-    """A topic's partitions as aiokafka's partitioner sees them, and each one's leader."""
-
-    partitions: list[int]
-    available: list[int]
-    leaders: dict[int, int]
-
-
-@dataclass(slots=True)
-class _Identity:
-    """The producer id of an idempotent producer and the next sequence number of each partition."""
-
-    producer_id: int = -1
-    epoch: int = -1
-    sequences: dict[tuple[str, int], int] = field(default_factory=dict)
-    stale: bool = True  # take a (new) producer id before the next produce request
-
-
 class KafkaPublisher:
-    """One aiokafka client for the process. A broker that is down at start is retried in the background:
-    /readyz fails and callbacks get 503 until it is up, instead of a crash loop."""
+    """One librdkafka producer for the process, and the thread that serves its reports.
+
+    librdkafka connects in the background and keeps reconnecting: a broker that is down at start (or
+    later) costs 503s on /readyz and on callbacks until it is back, never a crash loop.
+    """
 
     def __init__(self, settings: IngestSettings) -> None:
         self._config = producer_config(settings)
-        self._idempotent = settings.producer_idempotence
-        self._linger_seconds = settings.producer_linger_ms / 1000
-        # An int once: an operator's extra `request_timeout_ms` arrives as a string.
-        self._timeout_ms = int(self._config["request_timeout_ms"])
         self._readiness_timeout = settings.readiness_timeout_seconds
         self._flush_timeout = settings.shutdown_timeout_seconds
-        self._producer: AIOKafkaProducer | None = None
-        self._connecting: asyncio.Task[None] | None = None
-        self._routes: dict[str, _Route] = {}
-        self._senders: dict[int, _NodeSender] = {}
-        self._identity = _Identity()
-        self._renewing: asyncio.Future[None] | None = None
-        self._background: set[asyncio.Task[None]] = set()
-        # Records of a topic whose metadata is not known yet, in arrival order (see publish()).
-        self._awaiting_metadata: dict[str, list[_Waiting]] = {}
-        # The sender that last took records of each partition (see publish()).
-        self._owners: dict[tuple[str, int], _NodeSender] = {}
+        self._producer: Producer | None = None
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._poller: threading.Thread | None = None
+        self._closing = threading.Event()
+        self._closed: asyncio.Future[None] | None = None
+        self._broker_state = _BrokerState()
+        self._reports = _DeliveryReports(self._broker_state)
 
     async def start(self) -> None:
-        self._connecting = asyncio.create_task(self._connect(), name="kafka-producer-connect")
+        loop = asyncio.get_running_loop()
+        self._loop = loop
+        self._closed = loop.create_future()
+        self._producer = self._create()
+        self._closing.clear()
+        self._poller = threading.Thread(target=self._poll, args=(loop, self._closed), name="kafka-reports")
+        self._poller.start()
+        logger.info("kafka producer started bootstrap=%s", self._config["bootstrap.servers"])
 
-    async def _connect(self) -> None:
-        while True:
-            producer = AIOKafkaProducer(**self._config)
-            try:
-                await producer.start()
-                if self._idempotent:
-                    await self._renew_identity(producer)
-            except (KafkaError, PublishError) as exc:
-                await producer.stop()
-                logger.warning("kafka producer cannot start error=%s; retrying", exc)
-                await asyncio.sleep(_RECONNECT_SECONDS)
-                continue
-            except asyncio.CancelledError:
-                await producer.stop()  # closed while the broker was still unreachable
-                raise
-            producer.client.cluster.add_listener(self._forget_routes)
-            self._producer = producer
-            self._routes = {}
-            self._senders = {}
-            logger.info("kafka producer connected bootstrap=%s", self._config["bootstrap_servers"])
-            return
+    def _create(self) -> Producer:
+        config = {**self._config, "error_cb": self._broker_state.error, "logger": librdkafka_logger}
+        try:
+            return Producer(config)
+        except (KafkaException, ValueError, TypeError) as exc:  # a bad SMSC_INGEST_PRODUCER_CONFIG
+            raise PublishError(f"cannot create the producer: {exc}", topic="-") from None
 
     def publish(self, topic: str, key: bytes | None, value: bytes, headers: Headers) -> asyncio.Future[None]:
+        loop = self._loop
         producer = self._producer
-        if producer is None:
-            return _failed(PublishError("the producer is not connected to the broker yet", topic=topic))
-        route = self._routes.get(topic)
-        if route is None:
-            awaiting = self._awaiting_metadata.get(topic)
-            if awaiting is not None:  # after the records already waiting, so that a key's order holds
-                waiter: asyncio.Future[None] = asyncio.get_running_loop().create_future()
-                awaiting.append((key, value, headers, waiter))
-                return waiter
-            route = self._route(producer.client.cluster, topic)
-            if route is None:  # the first record of a topic: its metadata first
-                return self._publish_after_metadata(producer, topic, key, value, headers)
-        if not route.partitions:
-            producer.client.force_metadata_update()
-            return _failed(PublishError("the topic has no partitions", topic=topic))
-        partition = choose_partition(key, route.partitions, route.available)
-        leader = route.leaders.get(partition)
-        if leader is None:
-            producer.client.force_metadata_update()
-            return _failed(PublishError(f"partition {partition} has no leader", topic=topic))
-        sender = self._senders.get(leader)
-        if sender is None:
-            sender = self._senders[leader] = _NodeSender(self, producer, leader)
-        owner = self._owners.get((topic, partition))
-        if owner is not sender:
-            if owner is not None and owner.holds(topic, partition):
-                # A new leader while the old one's sender still holds records of this partition: two
-                # senders of one partition could store its records out of order. SMSC sends again.
-                return _failed(PublishError(f"partition {partition} changed leader", topic=topic))
-            self._owners[topic, partition] = sender
-        return sender.append(topic, partition, key, value, headers)
-
-    def _publish_after_metadata(
-        self, producer: AIOKafkaProducer, topic: str, key: bytes | None, value: bytes, headers: Headers
-    ) -> asyncio.Future[None]:
-        loop = asyncio.get_running_loop()
-        waiter: asyncio.Future[None] = loop.create_future()
-        awaiting = self._awaiting_metadata[topic] = [(key, value, headers, waiter)]
-
-        async def publish_when_known() -> None:
-            failure = None
-            try:
-                await producer.partitions_for(topic)
-            except KafkaError as exc:
-                failure = str(exc)
-            # Every record that waited, in arrival order, in one go: nothing can come between them.
-            del self._awaiting_metadata[topic]
-            for key_, value_, headers_, waiting in awaiting:
-                if waiting.done():
-                    continue
-                if failure is not None:
-                    waiting.set_exception(PublishError(failure, topic=topic))
-                else:
-                    _chain(self.publish(topic, key_, value_, headers_), waiting)
-
-        task = loop.create_task(publish_when_known())
-        self._background.add(task)
-        task.add_done_callback(self._background.discard)
-        return waiter
-
-    def _route(self, cluster: ClusterMetadata, topic: str) -> _Route | None:
-        partitions = cluster.partitions_for_topic(topic)
-        if partitions is None:
-            return None
-        leaders = {}
-        for partition in partitions:
-            leader = cluster.leader_for_partition(TopicPartition(topic, partition))
-            if leader is not None and leader >= 0:
-                leaders[partition] = leader
-        # In aiokafka's order (list of its set), so that the partitioner picks what send() would pick.
-        route = _Route(list(partitions), list(cluster.available_partitions_for_topic(topic)), leaders)
-        self._routes[topic] = route
-        return route
-
-    def _forget_routes(self, _cluster: ClusterMetadata) -> None:
-        """Metadata changed (a new leader, new partitions): routes are rebuilt on the next record."""
-        self._routes = {}
-
-    async def _renew_identity(self, producer: AIOKafkaProducer) -> None:
-        """A new producer id; sequence numbers start again at 0 (idempotent producers only)."""
-        client = producer.client
-        request = InitProducerIdRequest(transactional_id=None, transaction_timeout_ms=self._timeout_ms)
+        if producer is None or loop is None:
+            raise RuntimeError("publish() before start()")
+        future: asyncio.Future[None] = loop.create_future()
+        report = partial(self._reports.report, future)
         try:
-            response = await client.send(client.get_random_node(), request)
-        except KafkaError as exc:
-            raise PublishError(f"InitProducerId failed: {exc}", topic="-") from None
-        error = for_code(response.error_code)
-        if error is not NoError:
-            raise PublishError(
-                f"the broker refused a producer id ({error.__name__}); does it support idempotent "
-                "producers? SMSC_INGEST_PRODUCER_IDEMPOTENCE=false turns idempotence off",
-                topic="-",
-            )
-        self._identity = _Identity(response.producer_id, response.producer_epoch, {}, stale=False)
+            producer.produce(topic, value, key, headers=cast(_LibrdkafkaHeaders, headers), on_delivery=report)
+        except BufferError:
+            future.set_exception(PublishError("the producer's queue is full", topic=topic))
+        except KafkaException as exc:
+            future.set_exception(PublishError(_describe(exc.args[0]), topic=topic))
+        return future
 
-    async def identity(self, producer: AIOKafkaProducer) -> _Identity:
-        """The current producer id, renewed first when a failed batch made it stale (one renewal at a
-        time, shared by every broker's sender)."""
-        if self._identity.stale:
-            if self._renewing is None:
-                self._renewing = asyncio.get_running_loop().create_future()
-                try:
-                    await self._renew_identity(producer)
-                finally:
-                    renewing, self._renewing = self._renewing, None
-                    renewing.set_result(None)
-            else:
-                await asyncio.shield(self._renewing)
-            if self._identity.stale:
-                raise PublishError("no producer id", topic="-")
-        return self._identity
+    def _poll(self, loop: asyncio.AbstractEventLoop, closed: asyncio.Future[None]) -> None:
+        """The poll thread: delivery reports to the event loop, one hand-over per poll."""
+        serve = self._reports.serve
+        try:
+            while not self._closing.is_set():
+                producer = self._producer
+                assert producer is not None
+                serve(loop, producer.poll, _POLL_SECONDS)
+                if self._broker_state.refused_identity and not self._closing.is_set():
+                    self._renew(loop, producer)
+            # Closing: the server has answered every request; deliver what is still queued.
+            producer = self._producer
+            assert producer is not None
+            remaining = serve(loop, producer.flush, self._flush_timeout)
+            if remaining:
+                logger.error(
+                    "producer did not flush within %ss records=%d; their callbacks were answered 503",
+                    self._flush_timeout,
+                    remaining,
+                )
+            self._discard(loop, producer)
+            logger.info("producer closed")
+        finally:
+            loop.call_soon_threadsafe(_set_done, closed)
 
-    def request_failed(self) -> None:
-        """A produce request failed in a way nobody classified: start again with a new producer id."""
-        self._identity.stale = True
+    def _renew(self, loop: asyncio.AbstractEventLoop, old: Producer) -> None:
+        """Replace a producer whose identity the broker refuses by one with a new producer id.
 
-    @property
-    def idempotent(self) -> bool:
-        return self._idempotent
+        The idempotent producer's state can be lost or refused by the broker (PRODUCER_FENCED,
+        UNKNOWN_PRODUCER_ID, a fatal error): then every further record of that producer fails. A new
+        producer takes a new producer id; the old one's records are failed (their callbacks get 503, and
+        SMSC sends them again) after a short grace for acknowledgements already on their way.
+        """
+        try:
+            self._producer = self._create()
+        except PublishError as exc:
+            logger.error("kafka producer cannot be renewed error=%s", exc.reason)
+            return
+        self._broker_state.renewed()
+        # A record produced on the old producer just before the swap is reported here too.
+        self._reports.serve(loop, old.flush, _RENEW_GRACE_SECONDS)
+        self._discard(loop, old)
 
-    @property
-    def linger_seconds(self) -> float:
-        return self._linger_seconds
-
-    @property
-    def timeout_ms(self) -> int:
-        return self._timeout_ms
+    def _discard(self, loop: asyncio.AbstractEventLoop, producer: Producer) -> None:
+        """Fail what `producer` still holds (its callbacks get 503) and release its threads and sockets."""
+        producer.purge()
+        self._reports.serve(loop, producer.poll, 0)
+        producer.close()
 
     async def ready(self) -> bool:
         """The broker answers a metadata request in time."""
         producer = self._producer
         if producer is None:
             return False
+        timeout = self._readiness_timeout
         try:
-            async with asyncio.timeout(self._readiness_timeout):
-                await producer.client.fetch_all_metadata()
-        except (TimeoutError, KafkaError):
+            # list_topics blocks: in a thread, so that the event loop keeps answering callbacks meanwhile.
+            metadata = await asyncio.to_thread(producer.list_topics, None, timeout)
+        except KafkaException:
             return False
-        return True
+        return bool(metadata.brokers)
 
     async def close(self) -> None:
-        if self._connecting is not None and not self._connecting.done():
-            self._connecting.cancel()
-            await asyncio.gather(self._connecting, return_exceptions=True)
-        for task in self._background:
-            task.cancel()  # records still waiting for metadata: their requests are over by now
-        producer, self._producer = self._producer, None
-        if producer is None:
+        poller, self._poller = self._poller, None
+        if poller is None:
             return
-        sending = [sender.task for sender in self._senders.values() if sender.task is not None]
-        try:
-            async with asyncio.timeout(self._flush_timeout):
-                # Every open batch is sent by its broker's sender before the sender stops.
-                await asyncio.gather(*sending, return_exceptions=True)
-        except TimeoutError:
-            logger.error(
-                "producer did not flush within %ss; unacknowledged records were answered 503",
-                self._flush_timeout,
-            )
+        self._closing.set()
+        assert self._closed is not None
+        # The poll thread flushes (bounded by the shutdown timeout) and resolves every future it can.
+        await asyncio.shield(self._closed)
+        await asyncio.to_thread(poller.join, self._flush_timeout + 5)
+        self._producer = None
+
+
+class _DeliveryReports:
+    """The delivery reports of the poll in progress. Only the poll thread fills and empties the list:
+    librdkafka calls delivery callbacks from poll() and flush() alone, and only that thread calls them."""
+
+    def __init__(self, state: _BrokerState) -> None:
+        self.pending: list[_Report] = []
+        self._state = state
+
+    def report(self, future: asyncio.Future[None], error: KafkaError | None, message: Message) -> None:
+        """librdkafka's delivery callback, in the poll thread."""
+        if error is None:
+            self.pending.append((future, None))
+            if self._state.troubled:
+                self._state.delivered()
         else:
-            logger.info("producer flushed and closed")
-        await producer.stop()
+            self.pending.append((future, PublishError(_describe(error), topic=message.topic() or "-")))
+            if error.code() in _IDENTITY_REFUSED:
+                self._state.identity_refused(error)
+
+    def serve(self, loop: asyncio.AbstractEventLoop, poll: Callable[[float], int], timeout: float) -> int:
+        """One poll (or flush) of the producer; its delivery reports go to the loop in one call."""
+        result = poll(timeout)
+        if self.pending:
+            reports, self.pending = self.pending, []
+            with contextlib.suppress(RuntimeError):  # a closed loop: nobody waits for these any more
+                loop.call_soon_threadsafe(_resolve, reports)
+        return result
 
 
-@dataclass(slots=True)
-class _Batch:
-    builder: BatchBuilder
-    waiters: list[asyncio.Future[None]]
-
-
-class _NodeSender:
-    """The records bound for one broker: one produce request in flight at a time, carrying the first open
-    batch of every partition."""
-
-    def __init__(self, publisher: KafkaPublisher, producer: AIOKafkaProducer, node_id: int) -> None:
-        self._publisher = publisher
-        self._producer = producer
-        self._node_id = node_id
-        self._open: dict[tuple[str, int], list[_Batch]] = {}
-        self._in_flight: dict[tuple[str, int], _Batch] = {}
-        self.task: asyncio.Task[None] | None = None
-
-    def holds(self, topic: str, partition: int) -> bool:
-        """Whether records of this partition are waiting here or on the wire."""
-        return (topic, partition) in self._open or (topic, partition) in self._in_flight
-
-    def append(
-        self, topic: str, partition: int, key: bytes | None, value: bytes, headers: Headers
-    ) -> asyncio.Future[None]:
-        loop = asyncio.get_running_loop()
-        batches = self._open.get((topic, partition))
-        if batches is None:
-            batches = self._open[topic, partition] = []
-        last = batches[-1].builder if batches else None
-        if last is None or last.append(timestamp=None, key=key, value=value, headers=headers) is None:
-            # No open batch, or the open one is full (max_batch_size): a new one, where any record fits.
-            builder = self._producer.create_batch()
-            builder.append(timestamp=None, key=key, value=value, headers=headers)  # the first always fits
-            batches.append(_Batch(builder, []))
-        waiter: asyncio.Future[None] = loop.create_future()
-        batches[-1].waiters.append(waiter)
-        if self.task is None:
-            # Started now, it first runs after the requests already parsed in this loop iteration have
-            # appended their records: they share the first produce request.
-            self.task = loop.create_task(self._run())
-        return waiter
-
-    async def _run(self) -> None:
-        try:
-            while self._open:
-                if self._publisher.linger_seconds:
-                    await asyncio.sleep(self._publisher.linger_seconds)
-                self._in_flight = self._take()
-                try:
-                    await self._send(self._in_flight)
-                except Exception as exc:  # a bug here must cost 503s, not hung requests or a dead sender
-                    logger.exception("produce request failed unexpectedly")
-                    self._publisher.request_failed()
-                    for (topic, _), batch in self._in_flight.items():
-                        _fail(batch.waiters, f"internal error: {exc!r}", topic)
-                finally:
-                    self._in_flight = {}
-        except BaseException:
-            # Cancelled (a shutdown past its timeout): nobody will send these any more.
-            for batches in self._open.values():
-                for batch in batches:
-                    _fail(batch.waiters, "the producer is closing", "-")
-            self._open.clear()
-            raise
-        finally:
-            self.task = None
-
-    def _take(self) -> dict[tuple[str, int], _Batch]:
-        """The first open batch of each partition; a batch nobody waits for any more (every request past
-        its deadline, answered 503) is dropped: SMSC sends those callbacks again."""
-        taken: dict[tuple[str, int], _Batch] = {}
-        for tp, batches in list(self._open.items()):
-            batch = batches.pop(0)
-            if not batches:
-                del self._open[tp]
-            if not all(waiter.done() for waiter in batch.waiters):
-                taken[tp] = batch
-        return taken
-
-    async def _send(self, batches: dict[tuple[str, int], _Batch]) -> None:
-        if not batches:
-            return
-        publisher = self._publisher
-        identity = None
-        if publisher.idempotent:
-            try:
-                identity = await publisher.identity(self._producer)
-            except PublishError as exc:
-                for batch in batches.values():
-                    _fail(batch.waiters, exc.reason, "-")
-                return
-            for tp, batch in batches.items():
-                sequence = identity.sequences.get(tp, 0)
-                batch.builder._set_producer_state(identity.producer_id, identity.epoch, sequence)
-                # Kafka's sequence numbers are 31-bit and wrap to 0 (Integer.MAX_VALUE + 1).
-                identity.sequences[tp] = (sequence + len(batch.waiters)) & 0x7FFFFFFF
-        topics: dict[str, list[tuple[int, bytes]]] = {}
-        for (topic, partition), batch in batches.items():
-            topics.setdefault(topic, []).append((partition, batch.builder._build()))
-        request = ProduceRequest(
-            transactional_id=None,
-            required_acks=_ACKS_ALL,
-            timeout=publisher.timeout_ms,
-            topics=list(topics.items()),
-        )
-        client = self._producer.client
-        try:
-            response = await client.send(self._node_id, request)
-        except KafkaError as exc:
-            # Not sent, or sent with an unknown outcome: either way SMSC sends the callback again.
-            if not isinstance(exc, RequestTimedOutError):
-                client.force_metadata_update()  # the broker went away: where are the partitions now?
-            if identity is not None:
-                identity.stale = True
-            for (topic, _), batch in batches.items():
-                _fail(batch.waiters, str(exc) or type(exc).__name__, topic)
-            return
-        for topic, partitions in response.topics:
-            for answer in partitions:
-                answered = batches.pop((topic, answer[0]), None)
-                if answered is None:
-                    continue
-                error = for_code(answer[1])
-                if error is NoError or (error is DuplicateSequenceNumber and identity is not None):
-                    for waiter in answered.waiters:
-                        if not waiter.done():  # a request past its deadline was answered 503 already
-                            waiter.set_result(None)
-                    continue
-                if getattr(error, "invalid_metadata", False):
-                    client.force_metadata_update()  # a new leader: the next records go there
-                if identity is not None:
-                    identity.stale = True
-                _fail(answered.waiters, error.__name__, topic)
-        for (topic, _), unanswered in batches.items():  # partitions the response did not mention
-            _fail(unanswered.waiters, "no answer for the partition", topic)
-
-
-def _failed(error: PublishError) -> asyncio.Future[None]:
-    future: asyncio.Future[None] = asyncio.get_running_loop().create_future()
-    future.set_exception(error)
-    return future
-
-
-def _chain(source: asyncio.Future[None], target: asyncio.Future[None]) -> None:
-    def copy(done: asyncio.Future[None]) -> None:
-        if target.done():  # its request gave up (deadline): only mark the outcome as seen
-            if not done.cancelled():
-                done.exception()
-            return
-        if done.cancelled():
-            target.cancel()
-        elif (exc := done.exception()) is not None:
-            target.set_exception(exc)
+def _resolve(reports: list[_Report]) -> None:
+    for future, error in reports:
+        if future.done():  # its request gave up at the deadline and was answered 503 already
+            continue
+        if error is None:
+            future.set_result(None)
         else:
-            target.set_result(None)
-
-    source.add_done_callback(copy)
+            future.set_exception(error)
 
 
-def _fail(waiters: list[asyncio.Future[None]], reason: str, topic: str) -> None:
-    for waiter in waiters:
-        if not waiter.done():
-            # One exception each: raised in many tasks, a shared one would pile up their tracebacks.
-            waiter.set_exception(PublishError(reason, topic=topic))
+def _describe(error: KafkaError) -> str:
+    return f"{error.name()}: {error.str()}"
+
+
+def _set_done(future: asyncio.Future[None]) -> None:
+    if not future.done():
+        future.set_result(None)
+
+
+class _BrokerState:
+    """What librdkafka reports about the broker, from the poll thread: one log line per change of state,
+    never one per request (librdkafka reports a down broker on every reconnect attempt)."""
+
+    def __init__(self) -> None:
+        self._last: int | None = None
+        self.troubled = False
+        #: Set when the broker refused the producer's identity: the poll thread renews the producer.
+        self.refused_identity = False
+
+    def error(self, error: KafkaError) -> None:
+        """librdkafka's error callback."""
+        if error.fatal():
+            self.identity_refused(error)
+            return
+        code = error.code()
+        if code != self._last:
+            level = logging.WARNING if code in _UNREACHABLE else logging.ERROR
+            logger.log(level, "kafka producer error=%s", _describe(error))
+        self._last = code
+        self.troubled = True
+
+    def identity_refused(self, error: KafkaError) -> None:
+        if not self.refused_identity:
+            logger.warning("kafka producer identity refused error=%s; renewing it", _describe(error))
+        self.refused_identity = True
+        self.troubled = True
+
+    def renewed(self) -> None:
+        self.refused_identity = False
+        self._last = None
+
+    def delivered(self) -> None:
+        """A record was acknowledged after errors: the state changed back."""
+        logger.info("kafka producer delivering again")
+        self._last = None
+        self.troubled = False

@@ -15,7 +15,7 @@ import uvicorn
 from prometheus_client import REGISTRY
 
 from ingest.app import IngestApp, create_app
-from ingest.publisher import KafkaPublisher
+from ingest.publisher import KafkaPublisher, librdkafka_logger
 from ingest.settings import IngestSettings
 
 #: prometheus_client's own variable: with several workers each writes its metrics to files there.
@@ -27,6 +27,9 @@ def configure_logging(settings: IngestSettings) -> None:
         level=settings.log_level.upper(),
         format="%(asctime)s %(levelname)s %(name)s %(message)s",
     )
+    # librdkafka logs every reconnect attempt; the publisher logs each change of the broker's state once.
+    if settings.log_level != "debug":
+        librdkafka_logger.setLevel(logging.CRITICAL)
 
 
 def uvicorn_config(settings: IngestSettings, app: IngestApp | str) -> uvicorn.Config:

@@ -3,13 +3,24 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Literal, Self
+from typing import Final, Literal, Self
 
 from pydantic import AliasChoices, Field, SecretStr, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from ingest.accounts import AccountConfigError, Accounts, parse_accounts
 from smsc.raw_record import RAW_TOPIC, REJECTED_TOPIC
+
+#: librdkafka properties that ingest's promises depend on, and where each comes from instead.
+PRODUCER_CONFIG_OWN: Final = {
+    "bootstrap.servers": "KAFKA_BOOTSTRAP_SERVERS",
+    "acks": "always all: a callback is answered 200 only when every in-sync replica has it",
+    "enable.idempotence": "SMSC_INGEST_PRODUCER_IDEMPOTENCE",
+    "partitioner": "always murmur2_random: the Java client's partitioning, shared by every producer",
+    "linger.ms": "SMSC_INGEST_PRODUCER_LINGER_MS",
+    "message.timeout.ms": "SMSC_INGEST_DEADLINE_SECONDS",
+    "delivery.timeout.ms": "SMSC_INGEST_DEADLINE_SECONDS",
+}
 
 
 class IngestSettings(BaseSettings):
@@ -35,8 +46,8 @@ class IngestSettings(BaseSettings):
         default=10.0,
         gt=0,
         le=300,
-        description="a request whose body has not arrived within this time is answered 408 (a real "
-        "callback of a few hundred bytes arrives in milliseconds: a stalled upload is a broken or hostile client)",
+        description="a request whose body has not arrived within this time is answered 408 (a callback "
+        "of a few hundred bytes arrives in milliseconds: a stalled upload is a broken or hostile client)",
     )
     shutdown_timeout_seconds: float = Field(
         default=30.0,
@@ -61,9 +72,9 @@ class IngestSettings(BaseSettings):
         description="the broker (exact variable name, shared by every deployable)",
     )
     producer_idempotence: bool = Field(
-        default=False,
-        description="idempotent producer (no duplicates from its own retries); true on Apache Kafka, "
-        "false on brokers without InitProducerId such as the embedded one",
+        default=True,
+        description="idempotent producer: the broker drops duplicates and reordering caused by the "
+        "producer's own retries (librdkafka; needs a broker with InitProducerId, as Apache Kafka has)",
     )
     producer_linger_ms: int = Field(
         default=0,
@@ -71,15 +82,12 @@ class IngestSettings(BaseSettings):
         le=1000,
         description="how long the producer waits to fill a batch (adds to each ack)",
     )
-    producer_delivery_timeout_seconds: float = Field(
-        default=30.0, gt=0, description="the producer's request timeout (>= the deadline)"
-    )
     producer_max_batch_bytes: int = Field(
         default=1024 * 1024, ge=16 * 1024, description="largest batch of records per partition and request"
     )
     producer_config: dict[str, SecretStr] = Field(
         default_factory=dict,
-        description='extra aiokafka producer arguments as JSON, e.g. {"security_protocol": "SASL_SSL"}',
+        description='extra librdkafka producer properties as JSON, e.g. {"security.protocol": "SASL_SSL"}',
     )
 
     account_secrets: SecretStr = Field(
@@ -95,8 +103,10 @@ class IngestSettings(BaseSettings):
 
     @model_validator(mode="after")
     def _check(self) -> Self:
-        if self.producer_delivery_timeout_seconds < self.deadline_seconds:
-            raise ValueError("producer_delivery_timeout_seconds must be at least deadline_seconds")
+        for name in self.producer_config:
+            if name in PRODUCER_CONFIG_OWN:
+                owner = PRODUCER_CONFIG_OWN[name]
+                raise ValueError(f"SMSC_INGEST_PRODUCER_CONFIG: {name!r} is set by ingest itself ({owner})")
         self.accounts()  # fail at start, naming the entry, rather than on the first callback
         return self
 

@@ -75,7 +75,7 @@ def main(argv: Sequence[str] | None = None) -> int:
                 return EXIT_FAILED
             bootstrap = broker.bootstrap_servers
             _say(f"Kafka: embedded broker at {bootstrap} (in memory: data is lost when up stops)")
-        return _run(args, bootstrap, run_dir, supervisor, stop, embedded=broker is not None)
+        return _run(args, bootstrap, run_dir, supervisor, stop)
     finally:
         supervisor.stop_all()
         if broker is not None:
@@ -89,8 +89,6 @@ def _run(
     run_dir: Path,
     supervisor: Supervisor,
     stop: threading.Event,
-    *,
-    embedded: bool,
 ) -> int:
     command = [sys.executable, "-m", "smsc_analytics.cli"]
     base_env = {**os.environ, "KAFKA_BOOTSTRAP_SERVERS": bootstrap, "PYTHONUNBUFFERED": "1"}
@@ -111,8 +109,6 @@ def _run(
 
     ingest_env = {**base_env, "SMSC_INGEST_PORT": str(args.ingest_port)}
     ingest_env.setdefault("SMSC_INGEST_SHUTDOWN_TIMEOUT_SECONDS", "5")
-    if embedded:  # the embedded broker has no InitProducerId
-        ingest_env["SMSC_INGEST_PRODUCER_IDEMPOTENCE"] = "false"
     ingest = supervisor.start(Child("ingest", [*command, "ingest"], ingest_env, run_dir / "ingest.log"))
     _say(f"ingest started (pid {ingest.pid}); waiting for {ingest_base}/readyz ...")
     if not _wait(lambda: _answers(f"{ingest_base}/readyz"), INGEST_START_TIMEOUT_SECONDS, supervisor, stop):

@@ -1,14 +1,18 @@
-"""The publisher against the real broker: every acknowledged record is stored, in the partition aiokafka's
-default partitioner (and the Java client) would choose, and the records of one key keep their order."""
+"""The publisher against the real broker: every acknowledged record is stored once, in the partition the Java
+client's partitioner would choose (aiokafka's DefaultPartitioner, an independent implementation, is the
+oracle), the records of one key keep their order, and delivery reports reach the event loop in batches."""
 
 from __future__ import annotations
 
 import asyncio
+import threading
 import time
 from collections import defaultdict
+from typing import Any
 
 import pytest
 from aiokafka.partitioner import DefaultPartitioner
+from confluent_kafka.admin import AdminClient
 
 from embedded_broker import EmbeddedBroker
 from embedded_broker.broker import free_port
@@ -55,7 +59,7 @@ def test_acknowledged_records_are_stored_by_key_in_order(kafka_bootstrap: str, t
                     for n in range(wave, wave + 300)
                 ]
                 await asyncio.wait_for(asyncio.gather(*acks), 20)
-            partitions = sorted(await publisher_partitions(publisher, topic))
+            partitions = sorted(topic_partitions(kafka_bootstrap, topic))
         finally:
             await publisher.close()
         return partitions, await read_all(kafka_bootstrap, topic, total)
@@ -72,10 +76,10 @@ def test_acknowledged_records_are_stored_by_key_in_order(kafka_bootstrap: str, t
         assert values == sorted(values), f"the records of {key!r} are out of order"
 
 
-async def publisher_partitions(publisher: KafkaPublisher, topic: str) -> set[int]:
-    producer = publisher._producer
-    assert producer is not None
-    return set(await producer.partitions_for(topic))
+def topic_partitions(bootstrap: str, topic: str) -> set[int]:
+    """The topic's partitions as a separate client sees them (not through the publisher under test)."""
+    metadata = AdminClient({"bootstrap.servers": bootstrap}).list_topics(topic, timeout=10)
+    return set(metadata.topics[topic].partitions)
 
 
 def test_batches_larger_than_the_batch_limit_are_split_and_kept_in_order(
@@ -138,46 +142,70 @@ def test_a_stopped_broker_fails_the_acks_instead_of_hanging(
     assert all(isinstance(outcome, PublishError) for outcome in outcomes), outcomes
 
 
-def test_records_waiting_for_a_new_topics_metadata_keep_their_order(
-    kafka_bootstrap: str, topic_name: str
-) -> None:
+def test_records_of_a_new_topic_keep_their_order(kafka_bootstrap: str, topic_name: str) -> None:
+    """The first records of a topic wait for its metadata (and its creation): they keep their order."""
     settings = ingest_settings(kafka_bootstrap, topic_name)
     topic = settings.raw_topic
 
     async def scenario() -> dict[int, list[tuple[bytes | None, bytes]]]:
         publisher = await connected(settings)
         try:
-            producer = publisher._producer
-            assert producer is not None
-            first = publisher.publish(topic, b"k", b"first", [])  # the topic is unknown: metadata first
-            deadline = time.monotonic() + 10
-            while producer.client.cluster.partitions_for_topic(topic) is None:
-                assert time.monotonic() < deadline, "no metadata for the topic within 10 s"
-                await asyncio.sleep(0)
-            # The metadata is known now, but the first record has not been appended yet.
-            second = publisher.publish(topic, b"k", b"second", [])
-            await asyncio.wait_for(asyncio.gather(first, second), 20)
+            acks = [publisher.publish(topic, b"k", str(n).encode(), []) for n in range(200)]
+            await asyncio.wait_for(asyncio.gather(*acks), 20)
         finally:
             await publisher.close()
-        return await read_all(kafka_bootstrap, topic, 2)
+        return await read_all(kafka_bootstrap, topic, 200)
 
     (records,) = [records for records in asyncio.run(scenario()).values() if records]
-    assert [value for _, value in records] == [b"first", b"second"]
+    assert [int(value) for _, value in records] == list(range(200))
+
+
+class CountingLoop(asyncio.SelectorEventLoop):
+    """An event loop that counts the callbacks other threads hand to it."""
+
+    handed_over = 0
+
+    def call_soon_threadsafe(self, callback: Any, *args: Any, context: Any = None) -> asyncio.Handle:
+        self.handed_over += 1
+        return super().call_soon_threadsafe(callback, *args, context=context)
+
+
+def test_delivery_reports_reach_the_event_loop_in_batches(kafka_bootstrap: str, topic_name: str) -> None:
+    settings = ingest_settings(kafka_bootstrap, topic_name)
+    topic = settings.raw_topic
+    loop = CountingLoop()
+
+    async def scenario() -> int:
+        publisher = await connected(settings)
+        try:
+            before = loop.handed_over
+            acks = [publisher.publish(topic, KEYS[n % len(KEYS)], b"v", []) for n in range(2000)]
+            await asyncio.wait_for(asyncio.gather(*acks), 20)
+            return loop.handed_over - before
+        finally:
+            await publisher.close()
+
+    try:
+        hand_overs = loop.run_until_complete(scenario())
+    finally:
+        loop.close()
+    # One hand-over per poll of the report thread, never one per record.
+    assert 0 < hand_overs <= 200, hand_overs
 
 
 def test_a_broker_down_at_start_means_503_until_it_is_up(topic_name: str) -> None:
     port = free_port()
-    settings = ingest_settings(f"127.0.0.1:{port}", topic_name)
+    settings = ingest_settings(f"127.0.0.1:{port}", topic_name, deadline_seconds=1.0)
     topic = settings.raw_topic
 
     async def scenario() -> None:
         publisher = KafkaPublisher(settings)
-        await publisher.start()  # returns at once: connecting goes on in the background
+        await publisher.start()  # returns at once: librdkafka connects in the background
         try:
             assert not await publisher.ready()
-            with pytest.raises(PublishError, match="not connected"):
-                await publisher.publish(topic, b"k", b"early", [])
-            await asyncio.sleep(0.5)  # at least one attempt to connect fails before the broker is up
+            # Not refused at once: the record waits for the broker, until its deadline.
+            with pytest.raises(PublishError, match="timed out"):
+                await asyncio.wait_for(publisher.publish(topic, b"k", b"early", []), 10)
             assert not await publisher.ready()
             with EmbeddedBroker(port=port):
                 deadline = time.monotonic() + 20
@@ -192,15 +220,21 @@ def test_a_broker_down_at_start_means_503_until_it_is_up(topic_name: str) -> Non
     asyncio.run(scenario())
 
 
-def test_closing_while_the_broker_is_still_down_returns_and_leaves_no_task(topic_name: str) -> None:
-    settings = ingest_settings(f"127.0.0.1:{free_port()}", topic_name)
+def test_closing_while_the_broker_is_still_down_returns_and_leaves_no_thread(topic_name: str) -> None:
+    settings = ingest_settings(f"127.0.0.1:{free_port()}", topic_name, shutdown_timeout_seconds=1.0)
 
-    async def scenario() -> set[asyncio.Task[object]]:
+    async def scenario() -> asyncio.Future[None]:
         publisher = KafkaPublisher(settings)
         await publisher.start()
+        waiting = publisher.publish(settings.raw_topic, b"k", b"never stored", [])
         await asyncio.sleep(0.3)  # a connection attempt is under way
         await asyncio.wait_for(publisher.close(), 10)
-        await asyncio.sleep(0.1)
-        return {task for task in asyncio.all_tasks() if task is not asyncio.current_task()}
+        return waiting
 
-    assert asyncio.run(scenario()) == set()
+    threads_before = set(threading.enumerate())
+    waiting = asyncio.run(scenario())
+    assert isinstance(waiting.exception(), PublishError)  # failed, not left hanging
+    deadline = time.monotonic() + 10
+    while {t for t in threading.enumerate() if t.is_alive()} - threads_before:
+        assert time.monotonic() < deadline, set(threading.enumerate()) - threads_before
+        time.sleep(0.05)

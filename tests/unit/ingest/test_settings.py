@@ -31,7 +31,7 @@ def test_environment_names(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("SMSC_INGEST_DEADLINE_SECONDS", "2.5")
     monkeypatch.setenv("SMSC_INGEST_PRODUCER_IDEMPOTENCE", "false")
     monkeypatch.setenv(
-        "SMSC_INGEST_PRODUCER_CONFIG", '{"security_protocol": "SASL_SSL", "sasl_plain_password": "pw"}'
+        "SMSC_INGEST_PRODUCER_CONFIG", '{"security.protocol": "SASL_SSL", "sasl.password": "pw"}'
     )
     monkeypatch.setenv("KAFKA_BOOTSTRAP_SERVERS", "kafka:9092")
     monkeypatch.setenv("SMSC_ACCOUNT_SECRETS", "acme=s3cr3t,beta=")
@@ -43,10 +43,17 @@ def test_environment_names(monkeypatch: pytest.MonkeyPatch) -> None:
     assert "s3cr3t" not in repr(settings)
     assert "pw" not in repr(settings)
     config = producer_config(settings)
-    assert config["bootstrap_servers"] == "kafka:9092"
+    assert config["bootstrap.servers"] == "kafka:9092"
     assert config["acks"] == "all"
-    assert config["enable_idempotence"] is False
-    assert config["sasl_plain_password"] == "pw"
+    assert config["enable.idempotence"] is False
+    assert config["partitioner"] == "murmur2_random"
+    assert config["message.timeout.ms"] == 2500  # retried until the request's deadline, not beyond
+    assert config["security.protocol"] == "SASL_SSL"
+    assert config["sasl.password"] == "pw"
+
+
+def test_idempotence_is_on_by_default() -> None:
+    assert producer_config(IngestSettings())["enable.idempotence"] is True
 
 
 def test_secrets_from_a_file(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
@@ -62,7 +69,9 @@ def test_secrets_from_a_file(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) ->
         ({"SMSC_ACCOUNT_SECRETS": "acme"}, "expected account=secret"),
         ({"SMSC_ACCOUNT_SECRETS": "a=1", "SMSC_ACCOUNT_SECRETS_FILE": "/x"}, "not both"),
         ({"SMSC_ACCOUNT_SECRETS_FILE": "/nonexistent/secrets"}, "cannot read"),
-        ({"SMSC_INGEST_PRODUCER_DELIVERY_TIMEOUT_SECONDS": "1"}, "at least deadline_seconds"),
+        ({"SMSC_INGEST_PRODUCER_CONFIG": '{"acks": "1"}'}, "'acks' is set by ingest itself"),
+        ({"SMSC_INGEST_PRODUCER_CONFIG": '{"partitioner": "random"}'}, "'partitioner' is set by ingest"),
+        ({"SMSC_INGEST_BODY_READ_TIMEOUT_SECONDS": "0"}, "body_read_timeout_seconds"),
         ({"SMSC_INGEST_PORT": "70000"}, "port"),
     ],
 )
