@@ -46,8 +46,10 @@ _RENEW_GRACE_SECONDS: Final = 1.0
 _IDENTITY_REFUSED: Final = frozenset(
     {KafkaError.PRODUCER_FENCED, KafkaError.UNKNOWN_PRODUCER_ID, KafkaError.INVALID_PRODUCER_EPOCH}
 )
-#: librdkafka error codes that mean "the broker cannot be reached" rather than "this record failed".
+#: librdkafka error codes that mean "the broker cannot be reached" rather than "this record failed"
+#: (local errors are spelled with a leading underscore in confluent-kafka's documented KafkaError API).
 _UNREACHABLE: Final = frozenset({KafkaError._ALL_BROKERS_DOWN, KafkaError._TRANSPORT, KafkaError._RESOLVE})
+_UNREACHABLE_STATE: Final = -1
 
 
 class Publisher(Protocol):
@@ -286,10 +288,12 @@ class _BrokerState:
             self.identity_refused(error)
             return
         code = error.code()
-        if code != self._last:
-            level = logging.WARNING if code in _UNREACHABLE else logging.ERROR
+        # An unreachable broker's errors alternate (a failed reconnect, "all brokers down"): one state.
+        state = _UNREACHABLE_STATE if code in _UNREACHABLE else code
+        if state != self._last:
+            level = logging.WARNING if state == _UNREACHABLE_STATE else logging.ERROR
             logger.log(level, "kafka producer error=%s", _describe(error))
-        self._last = code
+        self._last = state
         self.troubled = True
 
     def identity_refused(self, error: KafkaError) -> None:
