@@ -18,6 +18,7 @@ from prometheus_client.multiprocess import MultiProcessCollector
 
 from ingest.accounts import DEFAULT_ACCOUNT, UNKNOWN_ACCOUNT_LABEL
 from ingest.admission import STATUS_OF, Reason, Verdict, admit
+from ingest.body_timeout import BodyReads, BodyTimedOut
 from ingest.deadline import Deadlines
 from ingest.errors import PublishError
 from ingest.metrics import UNKNOWN, IngestMetrics
@@ -46,6 +47,7 @@ _ANSWERS: Final = {
     403: b"missing or wrong signature\n",
     404: b"not found\n",
     405: b"method not allowed\n",
+    408: b"body not received in time\n",
     413: b"body too large\n",
     503: b"not stored, try again later\n",
 }
@@ -58,6 +60,9 @@ _ANSWER_HEADERS: Final = {
 _ANSWER_BODIES: Final = {
     status: {"type": "http.response.body", "body": body} for status, body in _ANSWERS.items()
 }
+# The rest of a stalled body may still arrive: on a kept-alive connection it would be read as the next
+# request, so the 408 closes it (uvicorn closes the socket once an answer with this header is sent).
+_CLOSE: Final = ((b"connection", b"close"),)
 _UNKNOWN_ACCOUNT: Final = Verdict(Reason.UNKNOWN_ACCOUNT, None, None, None)
 _TOO_LARGE: Final = Verdict(Reason.TOO_LARGE, None, None, None)
 
@@ -92,6 +97,7 @@ class IngestApp:
         self._deadlines = Deadlines(settings.deadline_seconds)
         self._request_id = request_id_source()
         self._limits = Limits(max_body_bytes=settings.max_body_bytes)
+        self._body_reads = BodyReads(settings.body_read_timeout_seconds)
         self._raw_topic = settings.raw_topic
         self._rejected_topic = settings.rejected_topic
 
@@ -125,6 +131,22 @@ class IngestApp:
         try:
             body, complete = await self._read_body(receive, content_length)
         except _Disconnected:
+            return
+        except BodyTimedOut as timed_out:
+            # Not written to the rejected topic: without its whole body it is no callback (docs/ingest.md).
+            await _answer(send, 408, request_id, _CLOSE)
+            self._count(label, None, 408, started)
+            client = scope.get("client")
+            logger.info(
+                "callback body not received in time, answered 408 account=%s request_id=%s remote=%s "
+                "received_bytes=%d declared_bytes=%s timeout_seconds=%g",
+                label,
+                request_id,
+                client[0] if client else None,
+                timed_out.received_bytes,
+                content_length,
+                self._body_reads.seconds,
+            )
             return
         query_string: bytes = scope["query_string"]
         if not known:
@@ -201,26 +223,38 @@ class IngestApp:
         return ack
 
     async def _read_body(self, receive: Receive, content_length: int | None) -> tuple[bytes, bool]:
-        """The body, and whether it is complete; past the limit, only its first `max_body_bytes`."""
+        """The body, and whether it is complete; past the limit, only its first `max_body_bytes`.
+
+        Raises BodyTimedOut when the body is not complete within `body_read_timeout_seconds`."""
         limit = self._limits.max_body_bytes
         if content_length is not None and content_length > limit:
             return b"", False  # refused on its declared size: reading it would only cost us
+        body_reads = self._body_reads
+        task = body_reads.start()
+        cancelling = task.cancelling()
         chunks: list[bytes] = []
         size = 0
-        while True:
-            message = await receive()
-            if message["type"] == "http.disconnect":
-                raise _Disconnected
-            chunk: bytes = message.get("body", b"")
-            more: bool = message.get("more_body", False)
-            if not chunks and not more and len(chunk) <= limit:
-                return chunk, True  # the usual case: one message, no copy
-            size += len(chunk)
-            chunks.append(chunk)
-            if size > limit:
-                return b"".join(chunks)[:limit], False
-            if not more:
-                return b"".join(chunks), True
+        try:
+            while True:
+                message = await receive()
+                if message["type"] == "http.disconnect":
+                    raise _Disconnected
+                chunk: bytes = message.get("body", b"")
+                more: bool = message.get("more_body", False)
+                if not chunks and not more and len(chunk) <= limit:
+                    return chunk, True  # the usual case: one message, no copy
+                size += len(chunk)
+                chunks.append(chunk)
+                if size > limit:
+                    return b"".join(chunks)[:limit], False
+                if not more:
+                    return b"".join(chunks), True
+        except asyncio.CancelledError:
+            if body_reads.timed_out(task, cancelling):
+                raise BodyTimedOut(size) from None
+            raise
+        finally:
+            body_reads.stop(task)
 
     def _count(self, label: str, verdict: Verdict | None, status: int, started: float) -> None:
         kind = verdict.kind if verdict is not None else None

@@ -72,4 +72,6 @@ class IngestMetrics:
             for kind, body_format in _DECODED:
                 self.requests.labels(account, kind, body_format, "200")
                 self.requests.labels(account, kind, body_format, "503")
+            # A body that never arrived was never decoded: a 408 has neither kind nor format.
+            self.requests.labels(account, UNKNOWN, UNKNOWN, "408")
         self.rejected.labels(UNKNOWN_ACCOUNT_LABEL, Reason.UNKNOWN_ACCOUNT.value)
