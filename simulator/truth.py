@@ -20,7 +20,9 @@ with `smsc/` for decoding and the code tables, and applies the contract's rules 
 - **Voice** (type 7) and **HLR** (type 4) figures come from the status that made the message final:
   voice outcome from `voice_outcome(status, err)`; talk time (`cnt`) of answered calls; `ringtime`,
   `callmenu` (the key sequence as sent, not capped), each key of `dtmf`, the `overtime` line of `cmt`;
-  HLR results of delivered look-ups by country (`cn`), network (`net`) and roaming (`rcn`/`rnet` present).
+  every HLR look-up once, whatever its outcome, by country (`cn`), network (`net`) and roaming (`rcn`/`rnet`
+  present) of that status's answer, `unknown` for what the answer lacks (a failed look-up has none: all
+  three `unknown`).
 - **Labels** of a count come from the callback that causes it (its `type`, `sender`, `flag`); the gauges
   use the type of the message's first status seen.
 - **Gauges** at the end: messages not final (in flight); cohorts = messages whose first-status time is in
@@ -29,7 +31,8 @@ with `smsc/` for decoding and the code tables, and applies the contract's rules 
 
 Label values: `type` = `smsc.message_type_name` (sms, viber, voice, hlr ...), `status`/`err` the decimal
 code, `outcome` an `Outcome`/`VoiceOutcome` value, `balance` main/second, `template_kind` a
-`TemplateKind` value or `none`, a missing sender or HLR field `none`, booleans `true`/`false`.
+`TemplateKind` value or `none`, a missing sender `none`, a missing HLR field `unknown`, booleans
+`true`/`false`.
 """
 
 from __future__ import annotations
@@ -64,6 +67,8 @@ FORMAT: Final = "smsc-analytics/truth"
 VERSION: Final = 1
 COHORT_WINDOWS: Final = {"1h": timedelta(hours=1), "24h": timedelta(hours=24)}
 NONE: Final = "none"
+#: What an HLR look-up's answer lacks.
+UNKNOWN: Final = "unknown"
 
 MetricType = Literal["counter", "gauge", "histogram"]
 
@@ -373,9 +378,16 @@ class Recount:
             self.count("smsc_cost_undelivered_total", account, type_name, by=message.cost)
         if callback.message_type == VOICE_TYPE:
             self.voice(account, callback)
-        elif callback.message_type == HLR_TYPE and final is Outcome.DELIVERED and callback.hlr is not None:
-            hlr = callback.hlr
-            country, network = hlr.country or NONE, hlr.network or NONE
+        elif callback.message_type == HLR_TYPE:
+            self.lookup(account, callback)
+
+    def lookup(self, account: str, callback: StatusCallback) -> None:
+        """An HLR look-up, once, from the status that made it final: failed ones count too."""
+        hlr = callback.hlr
+        if hlr is None:  # failed, or an answer without a single field
+            self.count("smsc_hlr_lookups_total", account, UNKNOWN, UNKNOWN, UNKNOWN)
+        else:
+            country, network = hlr.country or UNKNOWN, hlr.network or UNKNOWN
             self.count("smsc_hlr_lookups_total", account, country, network, _flag(hlr.roaming))
 
     def voice(self, account: str, callback: StatusCallback) -> None:

@@ -1,7 +1,8 @@
 """The aggregates of one partition: counters, histograms and send cohorts, exact and serialisable.
 
 Money is summed as Decimal and exposed as float; everything else is an integer. One instance per
-source partition: a worker exposes the sum over the partitions it owns.
+source partition, which it names: a worker exposes each owned partition's aggregates as series of their own
+(`partition` label), never a sum over partitions.
 """
 
 from __future__ import annotations
@@ -30,6 +31,8 @@ class Histogram:
 
 @dataclass(slots=True)
 class Aggregates:
+    #: The source (raw topic) partition these are the aggregates of: the `partition` label of their series.
+    partition: int
     counters: dict[tuple[str, Labels], Number] = field(default_factory=dict)
     histograms: dict[tuple[str, Labels], Histogram] = field(default_factory=dict)
     #: (account, type) -> minute of first status (epoch seconds) -> [messages, delivered]
@@ -93,8 +96,8 @@ class Aggregates:
         }
 
     @classmethod
-    def from_json(cls, data: dict[str, Any]) -> Aggregates:
-        aggregates = cls()
+    def from_json(cls, data: dict[str, Any], partition: int) -> Aggregates:
+        aggregates = cls(partition)
         for name, labels, value in data["counters"]:
             aggregates.counters[(name, tuple(labels))] = _parse_num(value)
         for name, labels, buckets, total, count in data["histograms"]:

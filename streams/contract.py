@@ -1,6 +1,10 @@
 """The Prometheus contract of the stream workers: names, types, labels and buckets.
 
 Dashboards, alerts and the acceptance tests rely on these names: add metrics, never rename these.
+Every series computed from a source partition's aggregates carries that partition's number as the
+`partition` label (`MetricSpec.exposed_labels`): a partition that moves to another worker ends its series
+on the old worker and starts one on the new, so a rebalance never makes a counter go down
+(docs/streams-design.md, "Series and cardinality").
 """
 
 from __future__ import annotations
@@ -16,13 +20,25 @@ class MetricType(StrEnum):
     HISTOGRAM = "histogram"
 
 
+#: The raw topic's partition a series was computed from, as a decimal string.
+PARTITION: Final = "partition"
+
+
 @dataclass(frozen=True, slots=True)
 class MetricSpec:
     name: str
     type: MetricType
+    #: What the metric is about; the simulator's truth has the same (its totals are over partitions).
     labels: tuple[str, ...]
     help: str
     buckets: tuple[float, ...] = ()
+    #: One series per source partition: `PARTITION` follows `labels` on every exposed sample.
+    per_partition: bool = True
+
+    @property
+    def exposed_labels(self) -> tuple[str, ...]:
+        """The label names of the exposed samples (a histogram's `le` aside)."""
+        return (*self.labels, PARTITION) if self.per_partition else self.labels
 
 
 LATENCY_BUCKETS: Final = (
@@ -92,8 +108,12 @@ METRICS: Final = (
         "Cost of messages whose final outcome is not delivered.",
     ),
     MetricSpec("smsc_errors_total", C, ("account", "type", "err"), "Status callbacks with a non-zero err."),
-    MetricSpec(
-        "smsc_error_code_info", G, ("err", "description", "category"), "Error code descriptions (value 1)."
+    MetricSpec(  # the static code table, the same on every worker: no partition
+        "smsc_error_code_info",
+        G,
+        ("err", "description", "category"),
+        "Error code descriptions (value 1).",
+        per_partition=False,
     ),
     MetricSpec("smsc_voice_calls_total", C, ("account", "outcome"), "Voice calls by final outcome."),
     MetricSpec(
@@ -111,7 +131,7 @@ METRICS: Final = (
         "smsc_hlr_lookups_total",
         C,
         ("account", "country", "network", "roaming"),
-        "HLR results, once per look-up.",
+        "HLR look-ups, once each, failed ones too: `unknown` for what the answer lacks.",
     ),
     MetricSpec("smsc_callbacks_duplicate_total", C, ("account", "kind"), "Retries dropped by deduplication."),
     MetricSpec("smsc_callbacks_dead_total", C, ("account", "reason"), "Callbacks that could not be parsed."),
@@ -125,10 +145,21 @@ PROGRESS: Final = (
         G,
         ("topic", "partition"),
         "Raw records not yet processed: end offset - next offset, per owned partition.",
+        per_partition=False,  # `partition` is one of its own labels already
     ),
-    MetricSpec("smsc_stream_consumer_offset", G, ("topic", "partition"), "The next raw offset to process."),
     MetricSpec(
-        "smsc_stream_end_offset", G, ("topic", "partition"), "The partition's end (high watermark) last seen."
+        "smsc_stream_consumer_offset",
+        G,
+        ("topic", "partition"),
+        "The next raw offset to process.",
+        per_partition=False,
+    ),
+    MetricSpec(
+        "smsc_stream_end_offset",
+        G,
+        ("topic", "partition"),
+        "The partition's end (high watermark) last seen.",
+        per_partition=False,
     ),
 )
 

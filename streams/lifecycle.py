@@ -1,7 +1,8 @@
 """The life of one message (`id:phone`): first status, final outcome, engagement, what was counted once.
 
 A final outcome is never reopened and never counted twice; `cost` and `cnt` belong to the message and
-are counted once, from the first status that carries them (shared/smsc-codes.md).
+are counted once, from the first status that carries them. An HLR look-up is counted once, when it
+becomes final, whatever its outcome: a failed look-up is a look-up too.
 """
 
 from __future__ import annotations
@@ -22,6 +23,8 @@ class Counted(IntFlag):
     READ = 8
     CLICKED = 16
     COST = 32
+    #: The HLR look-up was counted. Since it is counted with the final outcome, this only matters for the
+    #: states of snapshots taken when it was counted with the first status carrying an answer.
     HLR = 64
 
     FINAL = DELIVERED | FAILED | EXPIRED
@@ -59,14 +62,16 @@ class Transition:
     final: Outcome | None = None
     engagement: Outcome | None = None
     count_cost: bool = False
-    count_hlr: bool = False
+    count_lookup: bool = False
 
 
-def advance(state: MessageState, outcome: Outcome, *, has_cost: bool, has_hlr: bool) -> Transition:
+def advance(state: MessageState, outcome: Outcome, *, has_cost: bool, is_lookup: bool) -> Transition:
     """Apply one (deduplicated) status to the message; returns what is to be counted now."""
-    counted, final, engagement, count_cost, count_hlr = step(int(state.counted), outcome, has_cost, has_hlr)
+    counted, final, engagement, count_cost, count_lookup = step(
+        int(state.counted), outcome, has_cost, is_lookup
+    )
     state.counted = Counted(counted)
-    return Transition(final=final, engagement=engagement, count_cost=count_cost, count_hlr=count_hlr)
+    return Transition(final=final, engagement=engagement, count_cost=count_cost, count_lookup=count_lookup)
 
 
 # Plain ints: `IntFlag` arithmetic builds an enum member per operation, which the hot path cannot afford.
@@ -79,9 +84,12 @@ _HLR: Final = int(Counted.HLR)
 
 
 def step(
-    counted: int, outcome: Outcome, has_cost: bool, has_hlr: bool
+    counted: int, outcome: Outcome, has_cost: bool, is_lookup: bool
 ) -> tuple[int, Outcome | None, Outcome | None, bool, bool]:
-    """`advance` on the bare `Counted` bits: (new bits, final, engagement, count cost, count hlr)."""
+    """`advance` on the bare `Counted` bits: (new bits, final, engagement, count cost, count look-up).
+
+    `is_lookup`: the status is of an HLR look-up (type 4), counted when it becomes final.
+    """
     final: Outcome | None = None
     engagement: Outcome | None = None
     bit = _FINAL_BITS.get(outcome)
@@ -99,10 +107,10 @@ def step(
     count_cost = has_cost and not counted & _COST
     if count_cost:
         counted |= _COST
-    count_hlr = has_hlr and not counted & _HLR
-    if count_hlr:
+    count_lookup = is_lookup and final is not None and not counted & _HLR
+    if count_lookup:
         counted |= _HLR
-    return counted, final, engagement, count_cost, count_hlr
+    return counted, final, engagement, count_cost, count_lookup
 
 
 #: (first seen, epoch seconds; message type; `Counted` bits; the cost counted, if any)

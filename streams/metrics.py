@@ -1,20 +1,28 @@
-"""Exposing the aggregates of the partitions a worker owns as Prometheus metrics, summed at scrape time.
+"""Exposing the aggregates of the partitions a worker owns as Prometheus metrics, one series per partition.
 
-A worker exposes exactly the partitions it currently owns: after a rebalance, what it gave away
-disappears from its scrape and appears in the new owner's, so summing over workers is exact.
+Each series carries the source partition it was computed from (`partition` label) and is never summed
+over partitions here. So a series belongs to exactly one partition and only ever grows with it: after a
+rebalance the partitions a worker gave away end their series on it, and the new owner starts series of
+its own for them. A sum per worker would go down when a partition leaves, and Prometheus reads any
+decrease of a counter as a reset (`rate()` and `increase()` then count the whole remaining value again).
+Queries sum the label away: `sum without (instance, partition)` (dashboards/prometheus/rules.yml).
 """
 
 from __future__ import annotations
 
 import time
+from collections import defaultdict
 from collections.abc import Callable, Iterable, Iterator
 
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, HistogramMetricFamily, Metric
 from prometheus_client.registry import Collector
 
 from smsc.codes import ERROR_CODES
-from streams.aggregates import Aggregates, Histogram, Labels, Number
-from streams.contract import BY_NAME, METRICS, MetricType
+from streams.aggregates import Aggregates, Histogram, Number
+from streams.contract import BY_NAME, METRICS, MetricSpec, MetricType
+
+#: Exposed label values of one series, the partition last; its value.
+_Row = tuple[list[str], Number]
 
 
 class AggregatesCollector(Collector):
@@ -30,74 +38,57 @@ class AggregatesCollector(Collector):
         return iter(())  # the families depend on what is owned; describing none keeps registration cheap
 
     def collect(self) -> Iterator[Metric]:
-        counters: dict[tuple[str, Labels], Number] = {}
-        histograms: dict[tuple[str, Labels], Histogram] = {}
-        cohorts: dict[tuple[Labels, str], list[int]] = {}
+        values: dict[str, list[_Row]] = defaultdict(list)
+        histograms: dict[str, list[tuple[list[str], Histogram]]] = defaultdict(list)
         now = self._clock()
-        for aggregates in self._owned():
-            for key, value in aggregates.counters.items():
-                counters[key] = counters.get(key, 0) + value
-            for key, histogram in aggregates.histograms.items():
-                total = histograms.setdefault(key, Histogram([0] * len(histogram.buckets)))
-                total.buckets = [a + b for a, b in zip(total.buckets, histogram.buckets, strict=True)]
-                total.total += histogram.total
-                total.count += histogram.count
-            for cohort, (messages, delivered) in aggregates.cohort_gauges(now).items():
-                pair = cohorts.setdefault(cohort, [0, 0])
-                pair[0] += messages
-                pair[1] += delivered
-        yield from self._counters_and_gauges(counters)
-        yield from self._histograms(histograms)
-        yield from self._cohorts(cohorts)
-        yield self._error_codes()
-
-    def _counters_and_gauges(self, values: dict[tuple[str, Labels], Number]) -> Iterator[Metric]:
+        for aggregates in sorted(self._owned(), key=lambda owned: owned.partition):
+            partition = str(aggregates.partition)
+            for (name, labels), value in aggregates.counters.items():
+                values[name].append(([*labels, partition], value))
+            for (name, labels), histogram in aggregates.histograms.items():
+                histograms[name].append(([*labels, partition], histogram))
+            for (labels, window), (messages, delivered) in sorted(aggregates.cohort_gauges(now).items()):
+                values["smsc_cohort_messages"].append(([*labels, window, partition], messages))
+                values["smsc_cohort_delivered"].append(([*labels, window, partition], delivered))
         for spec in METRICS:
-            if spec.type is MetricType.HISTOGRAM or spec.name in _SPECIAL:
-                continue
-            family: CounterMetricFamily | GaugeMetricFamily
-            if spec.type is MetricType.COUNTER:
-                family = CounterMetricFamily(spec.name.removesuffix("_total"), spec.help, labels=spec.labels)
+            if spec.name == "smsc_error_code_info":
+                yield _error_codes()
+            elif spec.type is MetricType.HISTOGRAM:
+                yield _histogram(spec, histograms[spec.name])
             else:
-                family = GaugeMetricFamily(spec.name, spec.help, labels=spec.labels)
-            for (name, labels), value in values.items():
-                if name == spec.name:
-                    family.add_metric(list(labels), float(value))
-            yield family
-
-    def _histograms(self, values: dict[tuple[str, Labels], Histogram]) -> Iterator[Metric]:
-        for spec in METRICS:
-            if spec.type is not MetricType.HISTOGRAM:
-                continue
-            family = HistogramMetricFamily(spec.name, spec.help, labels=spec.labels)
-            for (name, labels), histogram in values.items():
-                if name != spec.name:
-                    continue
-                cumulative, buckets = 0, []
-                for bound, count in zip((*spec.buckets, float("inf")), histogram.buckets, strict=True):
-                    cumulative += count
-                    buckets.append((_bound(bound), float(cumulative)))
-                family.add_metric(list(labels), buckets, float(histogram.total))
-            yield family
-
-    def _cohorts(self, values: dict[tuple[Labels, str], list[int]]) -> Iterator[Metric]:
-        for name, index in (("smsc_cohort_messages", 0), ("smsc_cohort_delivered", 1)):
-            spec = BY_NAME[name]
-            family = GaugeMetricFamily(name, spec.help, labels=spec.labels)
-            for (labels, window), pair in sorted(values.items()):
-                family.add_metric([*labels, window], float(pair[index]))
-            yield family
-
-    def _error_codes(self) -> Metric:
-        spec = BY_NAME["smsc_error_code_info"]
-        family = GaugeMetricFamily(spec.name, spec.help, labels=spec.labels)
-        for code, row in sorted(ERROR_CODES.items()):
-            family.add_metric([str(code), row.description, row.category], 1.0)
-        family.add_metric(["unknown", "an error code not in the table", "unknown"], 1.0)
-        return family
+                yield _counter_or_gauge(spec, values[spec.name])
 
 
-_SPECIAL = frozenset({"smsc_cohort_messages", "smsc_cohort_delivered", "smsc_error_code_info"})
+def _counter_or_gauge(spec: MetricSpec, rows: list[_Row]) -> Metric:
+    family: CounterMetricFamily | GaugeMetricFamily
+    if spec.type is MetricType.COUNTER:
+        family = CounterMetricFamily(spec.name.removesuffix("_total"), spec.help, labels=spec.exposed_labels)
+    else:
+        family = GaugeMetricFamily(spec.name, spec.help, labels=spec.exposed_labels)
+    for labels, value in rows:
+        family.add_metric(labels, float(value))
+    return family
+
+
+def _histogram(spec: MetricSpec, rows: list[tuple[list[str], Histogram]]) -> Metric:
+    family = HistogramMetricFamily(spec.name, spec.help, labels=spec.exposed_labels)
+    for labels, histogram in rows:
+        cumulative, buckets = 0, []
+        for bound, count in zip((*spec.buckets, float("inf")), histogram.buckets, strict=True):
+            cumulative += count
+            buckets.append((_bound(bound), float(cumulative)))
+        family.add_metric(labels, buckets, float(histogram.total))
+    return family
+
+
+def _error_codes() -> Metric:
+    """The code table, the same on every worker and for every partition: no `partition` label."""
+    spec = BY_NAME["smsc_error_code_info"]
+    family = GaugeMetricFamily(spec.name, spec.help, labels=spec.exposed_labels)
+    for code, row in sorted(ERROR_CODES.items()):
+        family.add_metric([str(code), row.description, row.category], 1.0)
+    family.add_metric(["unknown", "an error code not in the table", "unknown"], 1.0)
+    return family
 
 
 def _bound(bound: float) -> str:

@@ -19,7 +19,15 @@ from decimal import Decimal
 from enum import StrEnum
 from typing import Any, Final
 
-from smsc.codes import ERROR_CODES, MESSAGE_TYPES, STATUS_CODES, VOICE_TYPE, Outcome, message_type_name
+from smsc.codes import (
+    ERROR_CODES,
+    HLR_TYPE,
+    MESSAGE_TYPES,
+    STATUS_CODES,
+    VOICE_TYPE,
+    Outcome,
+    message_type_name,
+)
 from smsc.errors import SmscError
 from smsc.events import dumps_callback_event
 from smsc.models import Callback, CallConfirmation, IncomingSms, StatusCallback
@@ -31,6 +39,8 @@ from streams.labels import BoundedLabel
 from streams.lifecycle import MessageTable, step
 
 NS: Final = 1_000_000_000
+#: The label value of what an HLR answer lacks (a failed look-up: country, network and roaming).
+UNKNOWN: Final = "unknown"
 _DTMF_KEYS: Final = frozenset("0123456789*#")
 _NOT_A_LIFECYCLE_STATE: Final = frozenset({Outcome.NOT_FOUND, Outcome.UNKNOWN})
 
@@ -82,7 +92,7 @@ class PartitionProcessor:
         self.config = config
         self.offset = -1
         self.clock_ns = 0
-        self.aggregates = Aggregates()
+        self.aggregates = Aggregates(partition)
         self.messages = MessageTable()
         window_ns = config.dedupe_window_seconds * NS
         self.seen: ExpiringSet[int] = ExpiringSet(window_ns)  # identity digests, see `identity_digest`
@@ -157,8 +167,8 @@ class PartitionProcessor:
         else:
             first_seen_s, state_type, counted, state_cost = state
         cost = callback.cost
-        counted, final, engagement, count_cost, count_hlr = step(
-            counted, outcome, cost is not None or callback.cnt is not None, callback.hlr is not None
+        counted, final, engagement, count_cost, count_lookup = step(
+            counted, outcome, cost is not None or callback.cnt is not None, message_type == HLR_TYPE
         )
         sender = self.senders(callback.sender)
         if count_cost:
@@ -185,17 +195,8 @@ class PartitionProcessor:
                 self._voice_call(account, callback)
         if engagement is not None:
             agg.inc("smsc_messages_engagement_total", (account, type_name, engagement.value))
-        if count_hlr and callback.hlr is not None:
-            hlr = callback.hlr
-            agg.inc(
-                "smsc_hlr_lookups_total",
-                (
-                    account,
-                    self.hlr_values(hlr.country),
-                    self.hlr_values(hlr.network),
-                    str(hlr.roaming).lower(),
-                ),
-            )
+        if count_lookup:
+            agg.inc("smsc_hlr_lookups_total", (account, *self._hlr_answer(callback)))
 
     def _voice_call(self, account: str, callback: StatusCallback) -> None:
         agg = self.aggregates
@@ -215,6 +216,18 @@ class PartitionProcessor:
             agg.inc("smsc_voice_dtmf_total", (account, key if key in _DTMF_KEYS else "other"))
         if callback.overtime_seconds:
             agg.inc("smsc_voice_overtime_seconds_total", (account,), callback.overtime_seconds)
+
+    def _hlr_answer(self, callback: StatusCallback) -> tuple[str, str, str]:
+        """(country, network, roaming) of the look-up's final status; `unknown` for what its answer lacks
+        (a failed look-up has no answer at all: all three)."""
+        hlr = callback.hlr
+        if hlr is None:
+            return UNKNOWN, UNKNOWN, UNKNOWN
+        return (
+            self.hlr_values(hlr.country, missing=UNKNOWN),
+            self.hlr_values(hlr.network, missing=UNKNOWN),
+            "true" if hlr.roaming else "false",
+        )
 
     def _type(self, message_type: int) -> str:
         name = MESSAGE_TYPES.get(message_type)
@@ -242,7 +255,7 @@ class PartitionProcessor:
         processor = cls(data["partition"], config)
         processor.offset = data["offset"]
         processor.clock_ns = data["clock_ns"]
-        processor.aggregates = Aggregates.from_json(data["aggregates"])
+        processor.aggregates = Aggregates.from_json(data["aggregates"], processor.partition)
         messages = processor.messages
         for key, first_seen, type_, counted, cost in data["messages"]:
             messages.set(key, first_seen, type_, counted, None if cost is None else Decimal(cost))

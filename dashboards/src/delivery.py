@@ -11,6 +11,7 @@ from dashboards.src.panels import (
     new_dashboard,
     quantiles,
     query,
+    recorded,
     series,
     stat_panel,
     table_panel,
@@ -24,11 +25,18 @@ _DELIVERED = f'="{Outcome.DELIVERED.value}"'
 
 
 def _ratio(window: str) -> str:
+    if window == "5m":  # the recorded 5-minute rates: their ratio is that of the 5-minute increases
+        delivered = recorded(names.MESSAGES_FINAL_RATE, names.MESSAGES_FINAL, outcome=_DELIVERED)
+        final = recorded(names.MESSAGES_FINAL_RATE, names.MESSAGES_FINAL)
+        return f"sum by (type) ({delivered}) / (sum by (type) ({final}) > 0)"
     delivered = series(names.MESSAGES_FINAL, outcome=_DELIVERED)
     final = series(names.MESSAGES_FINAL)
     return (
         f"sum by (type) (increase({delivered}[{window}])) / (sum by (type) (increase({final}[{window}])) > 0)"
     )
+
+
+_RECORDED = "5-minute rates recorded by Prometheus (rules.yml), summed over workers and partitions."
 
 
 def build() -> dashboard.Dashboard:
@@ -46,7 +54,8 @@ def build() -> dashboard.Dashboard:
                 "Delivery ratio by type (5m, 1h, 24h)",
                 *(query(_ratio(window), f"{{{{type}}}} {window}") for window in ("5m", "1h", "24h")),
                 unit="percentunit",
-                description="Delivered / final outcomes among messages that became final in the window.",
+                description="Delivered / final outcomes among messages that became final in the window "
+                "(5m: from the recorded rates).",
             )
         )
         .with_panel(
@@ -83,30 +92,40 @@ def build() -> dashboard.Dashboard:
         .with_panel(
             timeseries_panel(
                 "Messages by final outcome",
-                query(f"sum by (outcome) (rate({final}[{RATE}]))", "{{outcome}}"),
+                query(
+                    f"sum by (outcome) ({recorded(names.MESSAGES_FINAL_RATE, names.MESSAGES_FINAL)})",
+                    "{{outcome}}",
+                ),
                 unit="ops",
+                description=_RECORDED,
             )
         )
         .with_panel(
             timeseries_panel(
                 "Engagement (read, clicked)",
-                query(f"sum by (event) (rate({series(names.ENGAGEMENT)}[{RATE}]))", "{{event}}"),
+                query(f"sum by (event) ({recorded(names.ENGAGEMENT_RATE, names.ENGAGEMENT)})", "{{event}}"),
                 unit="ops",
+                description=_RECORDED,
             )
         )
         .with_panel(
             timeseries_panel(
                 "Delivery latency p50 / p95 / p99",
-                *quantiles(series(names.DELIVERY_LATENCY, "_bucket")),
+                *quantiles(recorded(names.DELIVERY_LATENCY_BUCKET_RATE, names.DELIVERY_LATENCY), rates=True),
                 unit="s",
-                description="From the first status of a message to its delivered status.",
+                description="From the first status of a message to its delivered status, over 5 minutes "
+                "(bucket rates recorded by Prometheus).",
             )
         )
         .with_panel(
             timeseries_panel(
                 "Statuses over time",
-                query(f"sum by (status) (rate({series(names.STATUS_CALLBACKS)}[{RATE}]))", "{{status}}"),
+                query(
+                    f"sum by (status) ({recorded(names.STATUS_CALLBACKS_RATE, names.STATUS_CALLBACKS)})",
+                    "{{status}}",
+                ),
                 unit="ops",
+                description=_RECORDED,
             )
         )
         .with_row(dashboard.Row("Errors"))
@@ -123,8 +142,9 @@ def build() -> dashboard.Dashboard:
         .with_panel(
             timeseries_panel(
                 "Errors by code",
-                query(f"sum by (err) (rate({series(names.ERRORS)}[{RATE}]))", "{{err}}"),
+                query(f"sum by (err) ({recorded(names.ERRORS_RATE, names.ERRORS)})", "{{err}}"),
                 unit="ops",
+                description=_RECORDED,
             )
         )
         .with_row(dashboard.Row("Incoming and HLR"))
@@ -141,6 +161,8 @@ def build() -> dashboard.Dashboard:
                 table_query(
                     f"topk(20, sum by (country, network) (increase({series(names.HLR_LOOKUPS)}[$__range])))"
                 ),
+                description="Every HLR look-up once, when it is final. A failed look-up (subscriber unknown, "
+                "no answer) is country and network `unknown`, as is whatever an answer leaves out.",
             )
         )
     )

@@ -1,6 +1,8 @@
 """The metric names the dashboards query, taken from their owners so that a rename breaks the build.
 
 - stream workers: `streams/contract.py` (looked up by name: a name it does not hold fails at import);
+  their aggregates come one series per source partition (`partition` label): queries sum it away;
+- recorded series: `dashboards/prometheus/rules.yml` (tests/unit/dashboards checks each is recorded there);
 - ingest: the constants of `ingest/metrics.py`;
 - Faust's Prometheus sensor (`faust.sensors.prometheus`): its names are `<prefix>_<name>`, the prefix being
   the app id with `-` and `.` replaced by `_`, as Faust does (app id `smsc-streams` -> `smsc_streams_`).
@@ -47,6 +49,21 @@ DEAD: Final = _contract("smsc_callbacks_dead_total")
 #: Raw records not yet processed per owned raw partition (streams/progress.py): the raw topic is read beside
 #: Faust, so Faust's own offset gauges below do not cover it.
 CONSUMER_LAG: Final = _contract("smsc_stream_consumer_lag_records")
+
+#: 5-minute rates recorded per everything but `instance` and `partition` (rules.yml, smsc-rates-recording).
+STATUS_CALLBACKS_RATE: Final = "account_type_status:smsc_status_callbacks:rate5m"
+MESSAGES_FINAL_RATE: Final = "account_type_sender_outcome:smsc_messages_final:rate5m"
+ENGAGEMENT_RATE: Final = "account_type_event:smsc_messages_engagement:rate5m"
+ERRORS_RATE: Final = "account_type_err:smsc_errors:rate5m"
+DELIVERY_LATENCY_BUCKET_RATE: Final = "account_type_le:smsc_delivery_latency_seconds_bucket:rate5m"
+#: Recorded series -> the contract metric they are computed from (their labels but `instance`, `partition`).
+RECORDED: Final = {
+    STATUS_CALLBACKS_RATE: STATUS_CALLBACKS,
+    MESSAGES_FINAL_RATE: MESSAGES_FINAL,
+    ENGAGEMENT_RATE: ENGAGEMENT,
+    ERRORS_RATE: ERRORS,
+    DELIVERY_LATENCY_BUCKET_RATE: DELIVERY_LATENCY,
+}
 
 INGEST_REQUESTS: Final = ingest_metrics.REQUESTS_TOTAL
 INGEST_DURATION: Final = ingest_metrics.REQUEST_DURATION_SECONDS

@@ -36,6 +36,12 @@ def series(spec: MetricSpec, suffix: str = "", **matchers: str) -> str:
     return f"{spec.name}{suffix}{selector(spec, **matchers)}"
 
 
+def recorded(name: str, spec: MetricSpec, **matchers: str) -> str:
+    """A recorded series of `spec` (names.RECORDED) with the dashboard's variables applied: the recorded
+    series keep the metric's labels, so the same variables narrow them."""
+    return f"{name}{selector(spec, **matchers)}"
+
+
 def query(expr: str, legend: str = "", ref_id: str = "A") -> prometheus.Dataquery:
     target = prometheus.Dataquery().expr(expr).ref_id(ref_id).datasource(DATASOURCE)
     return target.legend_format(legend) if legend else target
@@ -85,9 +91,9 @@ def table_panel(title: str, *targets: prometheus.Dataquery, width: int = WIDTH) 
 
 
 def bar_panel(
-    title: str, target: prometheus.Dataquery, unit: str = "short", width: int = WIDTH
+    title: str, target: prometheus.Dataquery, unit: str = "short", width: int = WIDTH, description: str = ""
 ) -> barchart.Panel:
-    return (
+    panel = (
         barchart.Panel()
         .title(title)
         .datasource(DATASOURCE)
@@ -96,12 +102,15 @@ def bar_panel(
         .span(width)
         .height(HEIGHT)
     )
+    return panel.description(description) if description else panel
 
 
-def quantiles(spec_bucket: str, by: str = "le") -> list[prometheus.Dataquery]:
-    """p50, p95 and p99 of a histogram's `_bucket` selector."""
+def quantiles(spec_bucket: str, by: str = "le", *, rates: bool = False) -> list[prometheus.Dataquery]:
+    """p50, p95 and p99 of a histogram's `_bucket` selector, or (`rates`) of a selector of recorded
+    per-second bucket rates."""
+    rate = spec_bucket if rates else f"rate({spec_bucket}[{RATE}])"
     return [
-        query(f"histogram_quantile({q}, sum by ({by}) (rate({spec_bucket}[{RATE}])))", f"p{round(q * 100)}")
+        query(f"histogram_quantile({q}, sum by ({by}) ({rate}))", f"p{round(q * 100)}")
         for q in (0.5, 0.95, 0.99)
     ]
 

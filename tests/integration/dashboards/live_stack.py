@@ -447,7 +447,6 @@ def live_stack(
                 "SMSC_INGEST_PORT": str(ingest_port),
                 "SMSC_INGEST_RAW_TOPIC": stack.raw_topic,
                 "SMSC_INGEST_REJECTED_TOPIC": f"test.live.rejected.{suffix}",
-                "SMSC_INGEST_PRODUCER_IDEMPOTENCE": "false",  # the embedded broker has no InitProducerId
                 "SMSC_INGEST_SHUTDOWN_TIMEOUT_SECONDS": "5",
                 "SMSC_ACCOUNT_SECRETS": account_secrets,
             }

@@ -9,6 +9,8 @@ ingest over HTTP. Then:
   (a time-series panel over the run, a table query at its end), with the Grafana variables substituted as
   `tests.unit.dashboards.queries.grafana_to_promql` does; every variable offers values;
 - every vector selector of every panel and rule returns series (a wrong metric or label name is named);
+- no panel over the workers' aggregates (one series per source partition and worker) and no recorded
+  series shows a `partition` or `instance` label: each sums them away;
 - every rule is loaded and evaluates without error; every recorded series has data; every alert either
   fires in this run or is on a short list of alerts that cannot fire in a healthy minute (each with its
   reason, its expression asserted empty and its operands asserted to return data);
@@ -51,6 +53,7 @@ from simulator import (
     WireConfig,
     generate,
 )
+from streams.contract import METRICS, PARTITION
 from tests.integration.dashboards.live_stack import (
     COMMITTED_ALERTMANAGER,
     COMMITTED_RULES,
@@ -74,7 +77,7 @@ from tests.integration.dashboards.live_stack import (
     without_am_timing,
     without_timing,
 )
-from tests.unit.dashboards.queries import grafana_to_promql, panel_queries, rules
+from tests.unit.dashboards.queries import grafana_to_promql, panel_queries, rules, series_names
 
 pytestmark = [pytest.mark.integration, pytest.mark.timeout(180)]
 
@@ -85,6 +88,14 @@ SIGNED: Final = "signed"
 SPIKY: Final = "spiky"
 #: Not configured in ingest: 404.
 UNKNOWN: Final = "nobody"
+
+#: The workers' aggregates (one series per partition and worker) and the rates recorded from them.
+AGGREGATES: Final = frozenset(
+    {spec.name for spec in METRICS if spec.per_partition}
+    | {f"{spec.name}_bucket" for spec in METRICS if spec.buckets}
+    | set(names.RECORDED)
+)
+WORKER: Final = frozenset({"instance", PARTITION})
 
 #: The backfilled history of the spiking account's SMS: 10% failed, the simulator's usual share.
 BASELINE: Final = {
@@ -328,11 +339,12 @@ def _evaluate(prom: PrometheusApi, target: Target, start: float, end: float) -> 
 
 
 def test_every_panel_query_returns_data(scenario: Scenario) -> None:
+    """... and no panel over the workers' aggregates shows a series per partition or per worker."""
     prom = scenario.stack.prometheus
     end = time.time()
     targets = panel_targets()
     assert [(target.where, target.expr) for target in targets] == panel_queries()
-    empty = []
+    empty, split = [], []
     for target in targets:
         try:
             result = _evaluate(prom, target, scenario.began, end)
@@ -341,7 +353,12 @@ def test_every_panel_query_returns_data(scenario: Scenario) -> None:
             continue
         if not finite_values(result):
             empty.append(f"{target.where}: {grafana_to_promql(target.expr)} -> {result}")
+        if series_names(grafana_to_promql(target.expr)) & AGGREGATES:
+            split += [
+                f"{target.where}: {series['metric']}" for series in result if WORKER & series["metric"].keys()
+            ]
     assert empty == [], "panels without data:\n" + "\n".join(empty)
+    assert split == [], "panels with a series per partition or worker:\n" + "\n".join(split)
 
 
 def test_every_variable_offers_values(scenario: Scenario) -> None:
@@ -374,8 +391,14 @@ def test_every_rule_loads_evaluates_and_returns_data(scenario: Scenario) -> None
     problems = []
     for rule in committed:
         if "record" in rule:
-            if not finite_values(prom.query(rule["record"])):
+            recorded = prom.query(rule["record"])
+            if not finite_values(recorded):
                 problems.append(f"recorded {rule['record']}: no data")
+            problems += [
+                f"recorded {rule['record']}: {series['metric']} per partition or worker"
+                for series in recorded
+                if WORKER & series["metric"].keys()
+            ]
             continue
         name = rule["alert"]
         result = prom.query(rule["expr"])

@@ -23,6 +23,7 @@ from prometheus_client.parser import text_string_to_metric_families
 
 from embedded_broker.broker import free_port
 from reports.load import load_events
+from tests.integration.streams.harness import over_partitions
 
 pytestmark = [pytest.mark.integration, pytest.mark.timeout(110)]
 
@@ -104,7 +105,7 @@ def _scrape(url: str) -> Series | None:
     for family in text_string_to_metric_families(text):
         for sample in family.samples:
             series[(sample.name, tuple(sorted(sample.labels.items())))] = sample.value
-    return series
+    return over_partitions(series)
 
 
 def _applied(series: Series) -> int:

@@ -1,5 +1,5 @@
 """Real workers on the real broker: every metric equals the simulator's independent recount — also after
-a kill -9 mid-stream, and summed over two workers."""
+a kill -9 mid-stream, and summed over two workers while partitions move between them."""
 
 from __future__ import annotations
 
@@ -12,6 +12,7 @@ from pathlib import Path
 import pytest
 
 from simulator import Faults, Truth, generate
+from streams.contract import METRICS, PARTITION, MetricType
 from streams.replay_dead import replay_dead
 from streams.settings import WorkerSettings
 from tests.integration.streams.harness import (
@@ -121,37 +122,81 @@ def test_kill_9_mid_stream_then_restart_still_equals_the_recount(
     assert len(set(raw_offsets)) == unique
 
 
-def test_two_workers_sum_to_the_recount_before_and_after_one_stops(
+def test_scale_out_and_in_sum_to_the_recount_and_no_series_goes_down(
     kafka_bootstrap: str, tmp_path: Path
 ) -> None:
+    """A second worker joins mid-stream and takes partitions, then stops and gives them back: the two sum to
+    the recount, every partition is exposed by one worker at a time, and no counter or histogram series
+    of either worker ever goes down (Prometheus would read that as a reset: `increase()` spikes)."""
     callbacks = generate(seed=13, count=4000, faults=FAULTS)
     truth = Truth.from_callbacks(callbacks)
+    half = len(callbacks) // 2
     names = topics()
-    with workers(2, kafka_bootstrap, names, tmp_path) as pair:
-        for worker in pair:
-            wait_for(lambda w=worker: w.try_scrape() is not None, "the workers' /metrics", 60, pair)
-        produce(kafka_bootstrap, names.raw, callbacks)
+    with workers(1, kafka_bootstrap, names, tmp_path) as (first,):
+        wait_for(lambda: first.try_scrape() is not None, "the first worker's /metrics", 60, [first])
+        produce(kafka_bootstrap, names.raw, callbacks[:half])
+        wait_for(lambda: processed(first.scrape()) >= half, "the first half applied", 120, [first])
+        first_alone = first.scrape()
+        assert _partitions(first_alone) == {"0", "1", "2", "3"}
+        with workers(1, kafka_bootstrap, names, tmp_path) as (second,):
+            pair = [first, second]
+            wait_for(
+                lambda: processed(second.try_scrape() or {}) > 0,
+                "the second worker to take partitions",
+                120,
+                pair,
+            )
+            produce(kafka_bootstrap, names.raw, callbacks[half:])
+            wait_for(
+                lambda: processed(summed([w.scrape() for w in pair])) >= len(callbacks),
+                "every record applied",
+                180,
+                pair,
+            )
+            scrapes = [w.scrape() for w in pair]
+            both = summed(scrapes)
+            assert processed(both) == len(callbacks)
+            assert mismatches(truth, both) == []
+            owned = [_partitions(scrape) for scrape in scrapes]
+            assert all(owned), owned
+            assert not owned[0] & owned[1], owned
+            assert owned[0] | owned[1] == {"0", "1", "2", "3"}
+            assert _went_down(first_alone, scrapes[0]) == []  # the first worker gave partitions away
+            second.stop()
         wait_for(
-            lambda: processed(summed([w.scrape() for w in pair])) >= len(callbacks),
-            "every record applied",
-            180,
-            pair,
+            lambda: processed(first.scrape()) >= len(callbacks), "the first worker owns all", 120, [first]
         )
-        both = summed([w.scrape() for w in pair])
-        assert processed(both) == len(callbacks)
-        assert mismatches(truth, both) == []
-        assert all(processed(w.scrape()) > 0 for w in pair), "the partitions were not shared"
-        pair[0].stop()
-        survivor = pair[1]
-        wait_for(
-            lambda: processed(survivor.scrape()) >= len(callbacks),
-            "the survivor owns everything",
-            120,
-            [survivor],
-        )
-        alone = summed([survivor.scrape()])
+        alone = first.scrape()
     assert processed(alone) == len(callbacks)
     assert mismatches(truth, alone) == []
+    assert _went_down(scrapes[0], alone) == []  # and took them back
+    assert _partitions(alone) == {"0", "1", "2", "3"}
+
+
+def _partitions(series: dict[tuple[str, tuple[tuple[str, str], ...]], float]) -> set[str]:
+    """The source partitions whose aggregates a scrape exposes."""
+    return {
+        value
+        for (name, labels), _ in series.items()
+        if name == "smsc_status_callbacks_total"
+        for label, value in labels
+        if label == PARTITION
+    }
+
+
+def _went_down(
+    before: dict[tuple[str, tuple[tuple[str, str], ...]], float],
+    after: dict[tuple[str, tuple[tuple[str, str], ...]], float],
+) -> list[str]:
+    """Every counter or histogram series of the aggregates exposed in both scrapes that decreased."""
+    monotonic = {spec.name for spec in METRICS if spec.type is not MetricType.GAUGE}
+    problems = []
+    for (name, labels), value in after.items():
+        base = name.removesuffix("_bucket").removesuffix("_count").removesuffix("_sum")
+        was = before.get((name, labels))
+        if base in monotonic and was is not None and value < was:
+            problems.append(f"{name}{dict(labels)}: {was} -> {value}")
+    return problems
 
 
 def test_dead_letters_keep_the_raw_record_and_reason_and_replay_dead_refeeds_them(

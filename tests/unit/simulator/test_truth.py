@@ -251,15 +251,22 @@ def test_hlr_lookups() -> None:
     }
     truth = Truth.from_callbacks(
         [
+            status(0, 0, id="1", type=4),  # pending: no look-up counted yet
             status(1, 1, id="1", **hlr),
             status(1, 1, id="2", **hlr, rcn="Турция", rnet="Turkcell"),
-            status(20, 1, id="3", type=4, err=1),
+            status(20, 1, id="3", type=4, err=1),  # failed (subscriber unknown): no answer at all
+            status(1, 2, id="3", **hlr),  # after the final outcome: not a second look-up
+            status(1, 1, id="4", type=4, mcc=250, mnc="01"),  # an answer without country and network
+            status(3, 1, id="5", type=4),  # expired
         ]
     )
     home = {"account": "acme", "country": "Россия", "network": "МТС"}
     assert truth.value("smsc_hlr_lookups_total", **home, roaming="false") == 1
     assert truth.value("smsc_hlr_lookups_total", **home, roaming="true") == 1
-    assert truth.total("smsc_hlr_lookups_total") == 2
+    unknown = {"account": "acme", "country": "unknown", "network": "unknown"}
+    assert truth.value("smsc_hlr_lookups_total", **unknown, roaming="unknown") == 2
+    assert truth.value("smsc_hlr_lookups_total", **unknown, roaming="false") == 1
+    assert truth.total("smsc_hlr_lookups_total") == 5  # one per look-up
 
 
 def test_incoming_sms_and_call_confirmations() -> None:
@@ -395,6 +402,11 @@ def test_invariants_of_a_big_noisy_workload(seed: int) -> None:
     by_engagement = delivered - truth.total("smsc_delivery_latency_seconds")
     assert 0 < by_engagement < delivered / 50
     assert truth.total("smsc_voice_calls_total") == truth.total("smsc_messages_final_total", type="voice")
+    # Every HLR look-up once, the failed ones (no answer: all `unknown`) too.
+    lookups = truth.total("smsc_hlr_lookups_total")
+    assert lookups == truth.total("smsc_messages_final_total", type="hlr")
+    failed = truth.total("smsc_hlr_lookups_total", country="unknown", network="unknown", roaming="unknown")
+    assert failed == lookups - truth.total("smsc_messages_final_total", type="hlr", outcome="delivered") > 0
     assert truth.total("smsc_cohort_messages", window="24h") == truth.inputs["messages"]
 
 

@@ -6,6 +6,7 @@ import itertools
 import json
 from decimal import Decimal
 
+from simulator import Faults, Mix, Truth, generate
 from smsc import encode_request
 from streams.processor import NS, PartitionProcessor, ProcessorConfig, Result, SourceRecord, Verdict
 
@@ -198,3 +199,60 @@ def test_not_found_and_unknown_statuses_are_counted_but_open_no_message() -> Non
     assert feed.counter("smsc_status_callbacks_total", "sms", "77") == 1
     assert feed.counter("smsc_messages_in_flight", "sms") == 0
     assert len(feed.processor.messages) == 0
+
+
+HLR_ANSWER = {"type": "4", "imsi": "250011234567890", "mcc": "250", "mnc": "01", "cn": "Россия", "net": "МТС"}
+
+
+def test_every_hlr_look_up_counts_once_when_final_with_unknown_for_what_its_answer_lacks() -> None:
+    feed = Feed()
+    feed(status("1", 0, 0, type="4"))
+    assert feed.counter("smsc_hlr_lookups_total", "Россия", "МТС", "false") == 0  # not answered yet
+    feed(status("1", 1, 2, **HLR_ANSWER))
+    feed(status("1", 1, 2, **HLR_ANSWER))  # a retry: a duplicate, not a second look-up
+    feed(status("2", 1, 3, **HLR_ANSWER, rcn="Турция", rnet="Turkcell"))
+    feed(status("3", 20, 4, type="4", err="1"))  # subscriber unknown: no answer at all
+    feed(status("3", 1, 5, **HLR_ANSWER))  # after the final outcome: changes nothing
+    feed(status("4", 1, 6, type="4", imsi="250011234567890", mcc="250", mnc="01"))  # no country, no network
+    feed(status("5", 3, 7, type="4"))  # expired
+    assert feed.counter("smsc_hlr_lookups_total", "Россия", "МТС", "false") == 1
+    assert feed.counter("smsc_hlr_lookups_total", "Россия", "МТС", "true") == 1
+    assert feed.counter("smsc_hlr_lookups_total", "unknown", "unknown", "unknown") == 2
+    assert feed.counter("smsc_hlr_lookups_total", "unknown", "unknown", "false") == 1
+    counters = feed.processor.aggregates.counters
+    assert sum(value for (name, _), value in counters.items() if name == "smsc_hlr_lookups_total") == 5
+    # An SMS is no look-up, whatever fields it carries.
+    feed(status("6", 1, 8, cn="Россия", net="МТС"))
+    assert feed.counter("smsc_hlr_lookups_total", "Россия", "МТС", "false") == 1
+
+
+HLR_AND_SMS = Mix(sms=1, flash=0, viber=0, voice=0, hlr=1, incoming=0, call_confirmation=0)
+
+
+def test_hlr_look_ups_of_a_simulated_workload_equal_the_recount() -> None:
+    """Failed look-ups (about a tenth of the simulator's) are counted, exactly as the recount counts them."""
+    callbacks = generate(seed=5, count=3000, mix=HLR_AND_SMS, faults=Faults(duplicate_ratio=0.05))
+    truth = Truth.from_callbacks(callbacks)
+    processor = PartitionProcessor(0, ProcessorConfig())
+    for offset, callback in enumerate(callbacks):
+        processor.process(
+            SourceRecord(
+                partition=0,
+                offset=offset,
+                body=callback.body,
+                query_string=callback.query_string,
+                content_type=callback.content_type,
+                account=callback.account,
+                received_at_ns=int(callback.sent_at * NS),
+            )
+        )
+    counted = {
+        labels: Decimal(value)
+        for (name, labels), value in processor.aggregates.counters.items()
+        if name == "smsc_hlr_lookups_total"
+    }
+    assert counted == dict(truth.values["smsc_hlr_lookups_total"])
+    failed = sum(
+        value for labels, value in counted.items() if labels[1:] == ("unknown", "unknown", "unknown")
+    )
+    assert 0 < failed < sum(counted.values())

@@ -67,8 +67,9 @@ def test_many_members_survive_compaction_and_restore() -> None:
     assert len(members) == len(restored) == 0
 
 
-def _reference_advance(state: MessageState, outcome: Outcome, has_cost: bool, has_hlr: bool) -> Transition:
-    """The lifecycle rules as first written (IntFlag arithmetic): `step` must agree on every input."""
+def _reference_advance(state: MessageState, outcome: Outcome, has_cost: bool, is_lookup: bool) -> Transition:
+    """The lifecycle rules as first written (IntFlag arithmetic): `step` must agree on every input. An HLR
+    look-up counts once, with its final outcome (whichever: failed look-ups too)."""
     final_flags = {Outcome.DELIVERED: Counted.DELIVERED, Outcome.FAILED: Counted.FAILED}
     final_flags[Outcome.EXPIRED] = Counted.EXPIRED
     engagement_flags = {Outcome.READ: Counted.READ, Outcome.CLICKED: Counted.CLICKED}
@@ -86,28 +87,28 @@ def _reference_advance(state: MessageState, outcome: Outcome, has_cost: bool, ha
     count_cost = has_cost and not state.counted & Counted.COST
     if count_cost:
         state.counted |= Counted.COST
-    count_hlr = has_hlr and not state.counted & Counted.HLR
-    if count_hlr:
+    count_lookup = is_lookup and final is not None and not state.counted & Counted.HLR
+    if count_lookup:
         state.counted |= Counted.HLR
-    return Transition(final=final, engagement=engagement, count_cost=count_cost, count_hlr=count_hlr)
+    return Transition(final=final, engagement=engagement, count_cost=count_cost, count_lookup=count_lookup)
 
 
 def test_step_and_advance_agree_with_the_reference_on_every_input() -> None:
-    for counted, outcome, has_cost, has_hlr in itertools.product(
+    for counted, outcome, has_cost, is_lookup in itertools.product(
         range(128), list(Outcome), (False, True), (False, True)
     ):
         expected_state = MessageState(0, 0, Counted(counted))
-        expected = _reference_advance(expected_state, outcome, has_cost, has_hlr)
-        bits, final, engagement, count_cost, count_hlr = step(counted, outcome, has_cost, has_hlr)
-        assert (bits, final, engagement, count_cost, count_hlr) == (
+        expected = _reference_advance(expected_state, outcome, has_cost, is_lookup)
+        bits, final, engagement, count_cost, count_lookup = step(counted, outcome, has_cost, is_lookup)
+        assert (bits, final, engagement, count_cost, count_lookup) == (
             int(expected_state.counted),
             expected.final,
             expected.engagement,
             expected.count_cost,
-            expected.count_hlr,
+            expected.count_lookup,
         )
         state = MessageState(0, 0, Counted(counted))
-        assert advance(state, outcome, has_cost=has_cost, has_hlr=has_hlr) == expected
+        assert advance(state, outcome, has_cost=has_cost, is_lookup=is_lookup) == expected
         assert state.counted == expected_state.counted
 
 
