@@ -10,7 +10,9 @@ ENV PATH=/opt/venv/bin:$PATH
 
 WORKDIR /src
 COPY . .
-RUN pip install .
+# The versions `make install` and the tests use (requirements.lock as constraints), pip included.
+RUN pip install -c requirements.lock pip \
+    && pip install -c requirements.lock .
 
 
 FROM python:3.11-slim

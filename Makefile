@@ -4,17 +4,30 @@ PYTHON ?= python3
 VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed-stamp
+LOCK   := requirements.lock
+PIP    := $(BIN)/python -m pip --disable-pip-version-check
 
-.PHONY: test lint typecheck pytest install clean up
+.PHONY: test lint typecheck pytest install clean up lock
 
 install: $(STAMP)
 
-# Re-installs only when pyproject.toml changes.
-$(STAMP): pyproject.toml
+# Exactly the versions in requirements.lock, pip included: the lock is a constraints file, so the extras
+# still say what to install and the lock only which version. Re-installs when the ranges or the lock change.
+$(STAMP): pyproject.toml $(LOCK)
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
-	$(BIN)/python -m pip install --quiet --disable-pip-version-check --upgrade pip
-	$(BIN)/python -m pip install --quiet --disable-pip-version-check -e '.[dev]'
+	$(PIP) install --quiet -c $(LOCK) pip
+	$(PIP) install --quiet -c $(LOCK) -e '.[dev]'
 	touch $@
+
+# Resolves pyproject.toml's ranges (runtime and every extra) into requirements.lock for Python 3.11 on Linux
+# x86_64, keeping each pin that still fits them; `make lock UPGRADE=1` takes the newest release each range
+# allows. Needs only uv (the locked version), not the project installed: ranges the old pins break still lock.
+lock:
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(PIP) install --quiet -c $(LOCK) uv
+	$(BIN)/uv pip compile pyproject.toml --extra dev --extra bench \
+		--python-version 3.11 --python-platform x86_64-unknown-linux-gnu \
+		--custom-compile-command 'make lock' $(if $(UPGRADE),--upgrade) --quiet -o $(LOCK)
 
 lint: $(STAMP)
 	$(BIN)/ruff check .
