@@ -68,18 +68,27 @@ def _die_with_parent() -> None:
 
 
 class EmbeddedBroker:
-    """One Tansu process. `port=0` picks a free port. Use as a context manager or call start()/stop()."""
+    """One Tansu process. `port=0` picks a free port. Use as a context manager or call start()/stop().
+
+    `advertised_port` makes the broker tell clients (in metadata) to connect to `host:advertised_port`
+    while it listens on `host:port`: a proxy on that port then sees every connection, not only the
+    bootstrap one (tests/faultproxy.py).
+    """
 
     def __init__(
         self,
         *,
         host: str = "127.0.0.1",
         port: int = 0,
+        advertised_port: int | None = None,
         startup_timeout_seconds: float = 15.0,
         log_path: Path | None = None,
     ) -> None:
+        if advertised_port is not None and not 0 < advertised_port < 65536:
+            raise BrokerError(f"advertised_port must be a TCP port in 1..65535, not {advertised_port}")
         self.host = host
         self.port = port
+        self.advertised_port = advertised_port
         self.startup_timeout_seconds = startup_timeout_seconds
         self.log_path = log_path
         self._process: subprocess.Popen[bytes] | None = None
@@ -88,6 +97,14 @@ class EmbeddedBroker:
 
     @property
     def bootstrap_servers(self) -> str:
+        """Where clients connect: the advertised address when one is set, else the listening one."""
+        if self.advertised_port is not None:
+            return f"{self.host}:{self.advertised_port}"
+        return self.listen_address
+
+    @property
+    def listen_address(self) -> str:
+        """Where the broker process itself listens (a proxy forwards here)."""
         return f"{self.host}:{self.port}"
 
     @property
@@ -107,23 +124,27 @@ class EmbeddedBroker:
             if not explicit:
                 self.port = free_port(self.host)
             if self._spawn(binary):
-                logger.info("embedded broker ready bootstrap=%s pid=%s", self.bootstrap_servers, self.pid)
+                logger.info(
+                    "embedded broker ready bootstrap=%s listen=%s pid=%s",
+                    self.bootstrap_servers,
+                    self.listen_address,
+                    self.pid,
+                )
                 return self
             if explicit:
                 break
-        raise BrokerError(
-            f"the embedded broker did not start on {self.bootstrap_servers}: {self._log_tail()}"
-        )
+        raise BrokerError(f"the embedded broker did not start on {self.listen_address}: {self._log_tail()}")
 
     def _spawn(self, binary: str) -> bool:
         url = f"tcp://{self.host}:{self.port}"
+        advertised = url if self.advertised_port is None else f"tcp://{self.host}:{self.advertised_port}"
         # Kept open while the broker runs (its stdout); closed in _reap().
         if self.log_path:
             self._log = open(self.log_path, "a+b")  # noqa: SIM115 - read back for the tail on failure
         else:
             self._log = tempfile.TemporaryFile(prefix="tansu-")  # noqa: SIM115
         self._process = subprocess.Popen(
-            [binary, "broker", "--listener-url", url, "--advertised-listener-url", url],
+            [binary, "broker", "--listener-url", url, "--advertised-listener-url", advertised],
             stdin=subprocess.DEVNULL,
             stdout=self._log,
             stderr=subprocess.STDOUT,

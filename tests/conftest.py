@@ -9,6 +9,7 @@ import pytest
 from hypothesis import settings
 
 from embedded_broker import EmbeddedBroker
+from tests.faultproxy import ProxiedBroker, running_proxied_broker
 
 # Every property runs at least 500 examples, in CI and locally; no deadline on shared, noisy machines.
 settings.register_profile("default", max_examples=500, deadline=None)
@@ -32,6 +33,17 @@ def fresh_broker() -> Iterator[EmbeddedBroker]:
     """A broker of this test's own, for tests that pause, stop or otherwise break it."""
     with EmbeddedBroker() as running:
         yield running
+
+
+@pytest.fixture
+def proxied_broker() -> Iterator[ProxiedBroker]:
+    """A broker of this test's own behind a fault proxy: `.proxy` cuts, stalls, refuses and heals links.
+
+    The broker advertises the proxy's port, so clients pass through the proxy after bootstrap too;
+    give clients `.bootstrap_servers` (the proxy). See tests/faultproxy.py for the controls.
+    """
+    with running_proxied_broker() as proxied:
+        yield proxied
 
 
 @pytest.fixture
