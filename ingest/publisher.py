@@ -74,7 +74,11 @@ def producer_config(settings: IngestSettings) -> dict[str, Any]:
     config: dict[str, Any] = {
         "bootstrap.servers": settings.kafka_bootstrap_servers,
         "client.id": "smsc-ingest",
+        # Measured on the ingest benchmark: with linger.ms=0 librdkafka's broker thread spent ~80 µs of
+        # CPU per record (a wake-up and a produce request for nearly every record); a 1 ms linger and
+        # one request in flight per broker batch what arrives meanwhile: 35 µs per record in all.
         "linger.ms": settings.producer_linger_ms,
+        "max.in.flight.requests.per.connection": 1,
         "batch.size": settings.producer_max_batch_bytes,
         # A record is retried (librdkafka backs off and refreshes metadata by itself) until its request's
         # deadline; past it the request was answered 503, and a record stored later would only be a

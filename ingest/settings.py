@@ -77,10 +77,11 @@ class IngestSettings(BaseSettings):
         "producer's own retries (librdkafka; needs a broker with InitProducerId, as Apache Kafka has)",
     )
     producer_linger_ms: int = Field(
-        default=0,
+        default=1,
         ge=0,
         le=1000,
-        description="how long the producer waits to fill a batch (adds to each ack)",
+        description="how long the producer waits to fill a batch (adds to each ack; 0 costs librdkafka "
+        "a produce request per record)",
     )
     producer_max_batch_bytes: int = Field(
         default=1024 * 1024, ge=16 * 1024, description="largest batch of records per partition and request"
