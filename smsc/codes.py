@@ -1,6 +1,6 @@
 """The SMSC code tables (status, error, message type) and this project's reading of them.
 
-The *outcome* and *category* columns are ours, not the provider's (see shared/smsc-codes.md):
+The *outcome* and *category* columns are ours, not the provider's (docs/codes.md gives the sources):
 a correction is a one-line change here.
 """
 

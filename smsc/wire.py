@@ -1,6 +1,6 @@
 """Decoding an SMSC request (query string, body, content type) into its parameters.
 
-The provider's rules (shared/smsc-callback-protocol.md): form-encoded by default, XML with `fmt=2`,
+The provider's rules (docs/protocol.md): form-encoded by default, XML with `fmt=2`,
 JSON with `fmt=3`; windows-1251 unless `charset` says utf-8 or koi8-r; parameters forced into the
 query string with the `!` rule are merged with the body's. Most requests carry no query string, so the
 format is found from the body itself and the charset from the body's own `charset` parameter.

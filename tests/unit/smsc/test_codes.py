@@ -1,4 +1,4 @@
-"""The code tables against shared/smsc-codes.md: every status's outcome, every error's category."""
+"""The code tables against the provider's documented codes: every status's outcome, every error's category."""
 
 from __future__ import annotations
 
@@ -18,7 +18,7 @@ from smsc.codes import (
     voice_outcome,
 )
 
-# The tables of shared/smsc-codes.md, copied by hand (not derived from smsc.codes).
+# The provider's tables (docs/codes.md gives the sources), copied by hand (not derived from smsc.codes).
 STATUS_TABLE = {
     -3: Outcome.NOT_FOUND,
     -2: Outcome.PENDING,
