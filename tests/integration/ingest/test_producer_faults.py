@@ -120,7 +120,11 @@ def test_short_cuts_cost_no_503(topic_name: str) -> None:
                     # Connections reset mid-request: librdkafka reconnects and resends within the deadline.
                     assert proxied.proxy.cut() > 0
                     target = len(load.sent) + 200
-                    await load.until("answers after the cut", lambda n=target: len(load.sent) >= n, 20)
+
+                    def answered_after_the_cut(n: int = target) -> bool:
+                        return len(load.sent) >= n
+
+                    await load.until("answers after the cut", answered_after_the_cut, 20)
                 load.stop.set()
                 await asyncio.wait_for(task, 30)
                 return load

@@ -5,10 +5,12 @@ oracle), the records of one key keep their order, and delivery reports reach the
 from __future__ import annotations
 
 import asyncio
+import contextvars
 import threading
 import time
 from collections import defaultdict
-from typing import Any
+from collections.abc import Callable
+from typing import TypeVarTuple
 
 import pytest
 from aiokafka.partitioner import DefaultPartitioner
@@ -22,6 +24,8 @@ from ingest.settings import IngestSettings
 from tests.integration.ingest.conftest import consume, ingest_settings
 
 pytestmark = pytest.mark.integration
+
+_Ts = TypeVarTuple("_Ts")
 
 KEYS = [f"{n}:7999000{n:04d}".encode() for n in range(37)]
 
@@ -165,7 +169,12 @@ class CountingLoop(asyncio.SelectorEventLoop):
 
     handed_over = 0
 
-    def call_soon_threadsafe(self, callback: Any, *args: Any, context: Any = None) -> asyncio.Handle:
+    def call_soon_threadsafe(
+        self,
+        callback: Callable[[*_Ts], object],
+        *args: *_Ts,
+        context: contextvars.Context | None = None,
+    ) -> asyncio.Handle:
         self.handed_over += 1
         return super().call_soon_threadsafe(callback, *args, context=context)
 
