@@ -81,15 +81,22 @@ def test_sigterm_finishes_in_flight_requests(fresh_broker: EmbeddedBroker, topic
                 time.sleep(0.1)
         children = _children(process.pid)
 
-        # Freeze the broker so that the requests stay in flight (waiting for the ack) across the SIGTERM.
+        # A first callback stored: the topic exists and the producer knows its partitions (a steady state).
         request = callback(CallbackKind.STATUS)
+        assert httpx.post(f"{url}/smsc/callback", content=request.body, timeout=30).status_code == 200
+        # Freeze the broker so that the requests stay in flight (waiting for the ack) across the SIGTERM.
         fresh_broker.pause()
         with ThreadPoolExecutor(IN_FLIGHT) as pool, httpx.Client(base_url=url, timeout=60) as client:
             futures = [
                 pool.submit(client.post, "/smsc/callback", content=request.body) for _ in range(IN_FLIGHT)
             ]
             time.sleep(1.0)  # let them reach the server; none can be answered while the broker is frozen
-            assert not any(future.done() for future in futures)
+            early = [
+                f.result().status_code if f.exception() is None else repr(f.exception())
+                for f in futures
+                if f.done()
+            ]
+            assert early == [], "answered while the broker was frozen"
             process.send_signal(signal.SIGTERM)
             deadline = time.monotonic() + 10
             while not _refuses_connections(port):
