@@ -1,4 +1,5 @@
-"""`smsc-analytics dashboards`: `build` writes dashboards/generated from dashboards/src, `push` uploads it."""
+"""`smsc-analytics dashboards`: `build` writes dashboards/generated from dashboards/src, `push` uploads it,
+`snapshot` draws it to PNGs from a Prometheus."""
 
 from __future__ import annotations
 
@@ -7,7 +8,7 @@ import sys
 from collections.abc import Sequence
 from pathlib import Path
 
-from dashboards import push
+from dashboards import push, snapshot
 from dashboards.build import GENERATED, stale, write
 
 
@@ -28,9 +29,19 @@ def main(argv: Sequence[str] | None = None) -> int:
         "dashboards/provisioning): into a folder created when missing, replacing the dashboards by uid.",
     )
     push.add_arguments(uploading)
+    drawing = commands.add_parser(
+        "snapshot",
+        help="draw every generated dashboard to a PNG from a Prometheus (no Grafana needed)",
+        description="Draw each dashboard of dashboards/generated to DIR/<uid>.png with matplotlib: its grid, "
+        "rows, titles, units, thresholds and legends, the variables at their defaults, queried from "
+        "Prometheus over the last --range. Exit 1 when Prometheus is unreachable.",
+    )
+    snapshot.add_arguments(drawing)
     args = parser.parse_args(argv)
     if args.command == "push":
         return push.run(args, uploading)
+    if args.command == "snapshot":
+        return snapshot.run(args, drawing)
     if args.check:
         differing = stale(args.output)
         for name in differing:

@@ -19,7 +19,10 @@ COMMANDS: Final = {
     "replay-dead": ("streams.replay_dead", "put dead-lettered callbacks back on the raw topic (after a fix)"),
     "simulate": ("simulator.__main__", "play the SMSC server: post realistic callbacks to an endpoint"),
     "up": ("smsc_analytics.up", "run the whole pipeline on this machine (--demo: with the simulator)"),
-    "dashboards": ("dashboards.__main__", "build the Grafana dashboards JSON from dashboards/src"),
+    "dashboards": (
+        "dashboards.__main__",
+        "build the Grafana dashboards JSON from dashboards/src, push it, or snapshot it to PNGs",
+    ),
     "report": (
         "reports.__main__",
         "a canned pandas report over the Parquet archive (delivery, costs, errors ...)",

@@ -2,14 +2,17 @@
 
 Order: the embedded broker (unless KAFKA_BOOTSTRAP_SERVERS names a cluster), a stream worker (it creates
 the topics with their partition count, so it comes before anything writes to them), ingest, Prometheus
-and Alertmanager when installed, and with --demo the simulator. Stopped in reverse order.
+and Alertmanager when installed, and with --demo the simulator. Stopped in reverse order. While Prometheus
+runs, the dashboards are drawn to PNGs in the run directory every few minutes and once at stop.
 """
 
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import signal
+import subprocess
 import sys
 import threading
 import time
@@ -33,6 +36,11 @@ INGEST_START_TIMEOUT_SECONDS = 45.0
 MONITORING_START_TIMEOUT_SECONDS = 20.0
 #: Plain output (not a terminal): one summary line this often.
 PLAIN_INTERVAL_SECONDS = 5.0
+#: Dashboard PNGs (`smsc-analytics dashboards snapshot`): this often by default, and at stop; the time
+#: range drawn is the run so far, within these bounds; one drawing of every dashboard is given this long.
+SNAPSHOT_INTERVAL_SECONDS = 300.0
+SNAPSHOT_RANGE_SECONDS = (300.0, 3600.0)
+SNAPSHOT_TIMEOUT_SECONDS = 60.0
 
 EXIT_OK, EXIT_FAILED, EXIT_USAGE = 0, 1, 2
 
@@ -116,6 +124,14 @@ def _run(
 
     monitoring_urls = _start_monitoring(args, run_dir, supervisor, stop, ingest_base, worker_metrics)
 
+    snapshots = None
+    if "Prometheus" in monitoring_urls and args.snapshot_interval > 0:
+        # The config up wrote is JSON (which YAML reads): its scrape interval sizes $__rate_interval.
+        scrape = json.loads((run_dir / "prometheus.yml").read_text(encoding="utf-8"))["global"][
+            "scrape_interval"
+        ]
+        snapshots = Snapshots(monitoring_urls["Prometheus"], str(scrape), run_dir, args.snapshot_interval)
+
     simulator: Child | None = None
     truth = run_dir / "truth.json"
     if args.demo:
@@ -135,12 +151,81 @@ def _run(
     _say(f"  Parquet archive    {archive_root}   (smsc-analytics report delivery|costs|errors|...)")
     for name, url in monitoring_urls.items():
         _say(f"  {name:<18} {url}")
+    if snapshots is not None:
+        every = f"every {args.snapshot_interval:g} s and at stop"
+        _say(f"  dashboard PNGs     {snapshots.directory}/*.png   ({every}; log {snapshots.log_path.name})")
     if simulator is not None:
         how_long = f"for {args.duration} s" if args.duration is not None else "until Ctrl-C"
         _say(f"  simulator          posting {args.rate:g} callbacks/s {how_long} (pid {simulator.pid})")
     _say("Ctrl-C stops everything.")
     _say("")
-    return _watch(supervisor, stop, worker_metrics, simulator, truth)
+    if snapshots is None:
+        return _watch(supervisor, stop, worker_metrics, simulator, truth)
+    snapshots.start()
+    try:
+        return _watch(supervisor, stop, worker_metrics, simulator, truth)
+    finally:
+        snapshots.stop()
+        # Prometheus still runs here: the children stop after this returns.
+        if snapshots.take():
+            _say(f"dashboard snapshots of this run: {snapshots.directory}")
+
+
+class Snapshots:
+    """`smsc-analytics dashboards snapshot` every `interval` seconds from a thread, and once more at stop,
+    into `<run dir>/dashboards`; each drawing is a subprocess bounded by SNAPSHOT_TIMEOUT_SECONDS."""
+
+    def __init__(
+        self, prometheus_url: str, scrape_interval: str, run_dir: Path, interval_seconds: float
+    ) -> None:
+        self.prometheus_url = prometheus_url
+        self.scrape_interval = scrape_interval
+        self.directory = run_dir / "dashboards"
+        self.log_path = run_dir / "snapshots.log"
+        self.interval_seconds = interval_seconds
+        self.started = time.monotonic()
+        self._stopping = threading.Event()
+        self._thread = threading.Thread(target=self._loop, name="dashboard-snapshots", daemon=True)
+
+    def start(self) -> None:
+        self._thread.start()
+
+    def stop(self) -> None:
+        self._stopping.set()
+        if self._thread.is_alive():
+            self._thread.join(SNAPSHOT_TIMEOUT_SECONDS + 5)
+
+    def _loop(self) -> None:
+        while not self._stopping.wait(self.interval_seconds):
+            self.take()
+
+    def take(self) -> bool:
+        """Draws every dashboard over the run so far; False (and a line naming the log) when it failed."""
+        low, high = SNAPSHOT_RANGE_SECONDS
+        seconds = min(max(time.monotonic() - self.started, low), high)
+        command = [sys.executable, "-m", "smsc_analytics.cli", "dashboards", "snapshot"]
+        command += ["--prometheus", self.prometheus_url, "--range", f"{seconds:.0f}s"]
+        command += ["--scrape-interval", self.scrape_interval, "--out", str(self.directory)]
+        with self.log_path.open("a", encoding="utf-8") as log:
+            log.write(f"{datetime.now():%H:%M:%S} {' '.join(command[1:])}\n")
+            log.flush()
+            try:
+                # Its own session: the terminal's Ctrl-C stops `up`, which then takes the last snapshot.
+                result = subprocess.run(
+                    command,
+                    stdout=log,
+                    stderr=log,
+                    timeout=SNAPSHOT_TIMEOUT_SECONDS,
+                    start_new_session=True,
+                    check=False,
+                )
+            except subprocess.TimeoutExpired:
+                _say(f"dashboard snapshots: not done in {SNAPSHOT_TIMEOUT_SECONDS:g} s; see {self.log_path}")
+                return False
+        if result.returncode != 0:
+            _say(f"dashboard snapshots failed (exit {result.returncode}); see {self.log_path}")
+            return False
+        return True
 
 
 def _watch(
@@ -330,5 +415,13 @@ def _parser() -> argparse.ArgumentParser:
     )
     parser.add_argument(
         "--no-prometheus", action="store_true", help="do not start Prometheus/Alertmanager even if installed"
+    )
+    parser.add_argument(
+        "--snapshot-interval",
+        type=float,
+        default=SNAPSHOT_INTERVAL_SECONDS,
+        metavar="SECONDS",
+        help="with Prometheus: draw the dashboards to PNGs in the run directory this often, and at stop "
+        "(default %(default)g; 0: never)",
     )
     return parser

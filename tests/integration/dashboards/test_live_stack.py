@@ -439,3 +439,42 @@ def test_rebalances_are_counted_by_a_counter_and_none_is_in_progress(scenario: S
     prom = scenario.stack.prometheus
     assert (prom.value(f"sum({names.FAUST_REBALANCES_DONE})") or 0) >= 1
     assert prom.value(f"sum({names.FAUST_REBALANCING} + {names.FAUST_RECOVERING})") == 0
+
+
+def test_every_dashboard_snapshot_draws_every_panel_from_the_live_prometheus(
+    scenario: Scenario, tmp_path_factory: pytest.TempPathFactory
+) -> None:
+    """`smsc-analytics dashboards snapshot` against this run's Prometheus (real scraped data): a PNG per
+    generated dashboard, no panel "no data" or failed, each PNG non-trivial. With SMSC_SNAPSHOT_OUT=DIR the
+    PNGs go to DIR (how docs/images/dashboards is made, docs/dashboards.md "Snapshots")."""
+    import os
+    from pathlib import Path
+
+    import matplotlib.image
+    import numpy as np
+
+    from dashboards.build import GENERATED
+    from dashboards.promql_http import PrometheusHttp
+    from dashboards.snapshot import DRAWN, TimeRange, snapshot_all
+
+    out = Path(os.environ.get("SMSC_SNAPSHOT_OUT") or tmp_path_factory.mktemp("snapshots"))
+    # The run from 20 s before its first callback; the test Prometheus scrapes every second (TICK).
+    end = time.time()
+    span = TimeRange(end=end, seconds=round(end - scenario.began + 20), step_seconds=1, scrape_seconds=1)
+    snapshots = snapshot_all(PrometheusHttp(scenario.stack.prometheus.base), out, span)
+
+    assert [snapshot.path.name for snapshot in snapshots] == sorted(
+        f"{path.stem}.png" for path in GENERATED.glob("*.json")
+    )
+    not_drawn = [
+        f"{snapshot.uid} / {panel.title}: {panel.status} {panel.detail}"
+        for snapshot in snapshots
+        for panel in snapshot.panels
+        if panel.status != DRAWN
+    ]
+    assert not_drawn == []
+    for snapshot in snapshots:
+        assert len(snapshot.panels) >= 6, snapshot.uid
+        assert snapshot.path.stat().st_size > 50_000, snapshot.path
+        pixels = np.asarray(matplotlib.image.imread(str(snapshot.path)))
+        assert float(pixels[..., :3].std()) > 0.02, f"{snapshot.path} is (nearly) one colour"

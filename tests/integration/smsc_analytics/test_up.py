@@ -21,8 +21,10 @@ from typing import Any
 import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
+from dashboards.build import GENERATED
 from embedded_broker.broker import free_port
 from reports.load import load_events
+from smsc_analytics.monitoring import find_binaries
 from tests.integration.streams.harness import over_partitions
 
 pytestmark = [pytest.mark.integration, pytest.mark.timeout(110)]
@@ -242,6 +244,13 @@ def test_up_demo_runs_the_pipeline_matches_the_truth_and_leaves_no_process(tmp_p
         survivors = {pid: command for pid, (started, command) in tree.items() if _start_time(pid) == started}
         assert survivors == {}
         assert "stopped: every child process has exited" in output.read_text()
+        if find_binaries().prometheus is not None:
+            # With Prometheus, up draws the dashboards once more at stop, before its children stop.
+            drawn = sorted(path.name for path in (run_dir / "dashboards").glob("*.png"))
+            assert drawn == sorted(f"{path.stem}.png" for path in GENERATED.glob("*.json")), (
+                output.read_text()
+            )
+            assert f"dashboard snapshots of this run: {run_dir / 'dashboards'}" in output.read_text()
 
     # The worker wrote its events to the archive before it stopped: one row per status callback.
     statuses = load_events("status", root=str(tmp_path / "archive"), columns=["status"])
