@@ -9,6 +9,7 @@ the source topic-partition and offset range of the batch, so a replay rewrites f
 rows: exactly once in the archive. The sink (streams/archive_sink.py) never lets a file span two blocks of
 `block` offsets, so any two files of a topic-partition are either disjoint or one holds the other's range;
 the longer one is current (`live_files`), and `write_batch` deletes the shorter ones it made obsolete.
+`highest_raw_offset` tells the sink where its dedupe of events sent twice stands before a block.
 """
 
 from __future__ import annotations
@@ -25,6 +26,7 @@ from pathlib import Path
 from typing import Any, Final, NamedTuple
 
 import pyarrow as pa
+import pyarrow.compute as pc
 import pyarrow.fs as pafs
 import pyarrow.parquet as pq
 
@@ -108,6 +110,38 @@ def live_files(fs: pafs.FileSystem, directory: str) -> list[str]:
     for files in spans.values():
         live.extend(path for span, path in files if not any(other.holds(span) for other, _ in files))
     return sorted(live)
+
+
+def highest_raw_offset(root: str, topic: str, partition: int, before: int) -> int:
+    """The highest `raw_offset` archived from offsets of topic-partition below `before` (-1: none).
+
+    For the sink's dedupe (streams/archive_sink.py): it keeps an event only if its raw offset is above
+    every one before it, so the highest is in the files of the latest range that has any; ranges are read
+    from the latest back until one has a raw offset (older archives may lack the column: null).
+    """
+    fs, base = resolve_root(root)
+    source = f"{topic}-{partition}"
+    infos = fs.get_file_info(pafs.FileSelector(base, recursive=True, allow_not_found=True))
+    ranges: dict[int, list[str]] = defaultdict(list)  # last offset -> the files of ranges ending there
+    for info in infos:
+        span = _span(info.base_name)
+        if (
+            info.type == pafs.FileType.File
+            and span is not None
+            and span.source == source
+            and span.last < before
+        ):
+            ranges[span.last].append(info.path)
+    for last in sorted(ranges, reverse=True):
+        highest = -1
+        for path in ranges[last]:
+            column = pq.read_table(path, columns=["raw_offset"], filesystem=fs).column("raw_offset")
+            found = pc.max(column).as_py()
+            if found is not None and found > highest:
+                highest = found
+        if highest >= 0:
+            return highest
+    return -1
 
 
 def write_batch(
@@ -202,6 +236,7 @@ def _date(event: Event) -> str:
 __all__ = [
     "UTC_NS",
     "file_name",
+    "highest_raw_offset",
     "live_files",
     "resolve_root",
     "to_table",

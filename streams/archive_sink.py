@@ -8,6 +8,13 @@ shutdown; it commits the next offset only after the files are in place. A crash 
 the commit, or any replay, writes ranges that hold or are held by the files already there (never partly
 overlapping, since no file spans two blocks): the longer file is the current one, so no row is counted
 twice and none is lost.
+
+An event the worker's producer sent twice (a retried batch whose first send had landed) is archived once:
+events of a partition come in raw-offset order, so an event whose raw offset (`smsc-raw-offset`) is not
+above every one before it in the partition is a duplicate, and is left out. After an assignment the sink
+reads the partition again from the start of the block it resumes in, and takes the highest raw offset
+before that block from the archive: it then drops and writes exactly what a run that never stopped would
+(a replay from offset 0 too), and every file of a block starts at the block's start.
 """
 
 from __future__ import annotations
@@ -27,7 +34,7 @@ from prometheus_client import REGISTRY, CollectorRegistry, Counter, Gauge, Histo
 from prometheus_client.core import GaugeMetricFamily, Metric
 from prometheus_client.registry import Collector
 
-from reports.archive import write_batch
+from reports.archive import highest_raw_offset, write_batch
 from reports.schema import KINDS
 from smsc.events import Event
 from streams.settings import WorkerSettings
@@ -36,6 +43,44 @@ logger = logging.getLogger(__name__)
 
 #: Seconds between attempts after a failed write (a full disk, an unreachable bucket): the block is kept.
 RETRY_SECONDS: Final = 5.0
+#: The raw record's offset, a header of every event the worker produces (streams/app.py sets it).
+RAW_OFFSET_HEADER: Final = "smsc-raw-offset"
+
+
+def header_raw_offset(headers: Sequence[tuple[str, bytes]]) -> int | None:
+    """The `smsc-raw-offset` header as a number; None if absent or not a number (never a duplicate)."""
+    for name, value in headers:
+        if name == RAW_OFFSET_HEADER:
+            try:
+                return int(value)
+            except ValueError:
+                return None
+    return None
+
+
+@dataclass
+class RawOffsets:
+    """Which events of one events partition are duplicates: those whose raw offset is not above every raw
+    offset read before them in the partition.
+
+    The worker writes a partition's events in raw-offset order; a producer retry resends a batch after
+    itself, a restarted worker may re-emit a run of events it cannot tell were written, and while a
+    partition changes hands the old owner's last batches can land among the new one's: every repeat comes
+    after an event with at least its raw offset. The highest raw offset before a block's start is the
+    highest one archived before it (`reports.archive.highest_raw_offset`): the events kept are exactly
+    those that raised it.
+    """
+
+    high: int = -1  # the highest raw offset read so far
+
+    def duplicate(self, raw_offset: int | None) -> bool:
+        """Whether the record repeats an event read before (a record without a raw offset never does)."""
+        if raw_offset is None:
+            return False
+        if raw_offset <= self.high:
+            return True
+        self.high = raw_offset
+        return False
 
 
 @dataclass
@@ -45,18 +90,23 @@ class Block:
     start: int
     first: int
     last: int = -1
-    values: list[bytes] = field(default_factory=list)
+    values: list[bytes] = field(default_factory=list)  # the records to archive: duplicates left out
     unwritten_since: float | None = None  # monotonic time of the first record not yet in a file
     unwritten: int = 0
+    duplicates: int = 0  # duplicates dropped since the last commit (of offsets not committed before)
     archived_to: int = field(init=False)  # the offset after the last one committed (`first` at the start)
 
     def __post_init__(self) -> None:
         self.archived_to = self.first
 
-    def add(self, offset: int, value: bytes) -> None:
+    def add(self, offset: int, value: bytes, *, duplicate: bool = False) -> None:
+        """The record at `offset`; a duplicate is not archived, but its offset is (the file's range)."""
         self.last = offset
-        self.values.append(value)
-        self.unwritten += 1
+        if duplicate:
+            self.duplicates += offset >= self.archived_to  # not those archived before a resume
+        else:
+            self.values.append(value)
+            self.unwritten += 1
         if self.unwritten_since is None:
             self.unwritten_since = time.monotonic()
 
@@ -64,7 +114,14 @@ class Block:
 class SinkMetrics:
     def __init__(self, registry: CollectorRegistry) -> None:
         self.events = Counter(
-            "smsc_archive_events", "Events newly archived (offsets committed).", registry=registry
+            "smsc_archive_events",
+            "Events newly archived (offsets committed; duplicates dropped are not counted).",
+            registry=registry,
+        )
+        self.duplicates = Counter(
+            "smsc_archive_duplicates_dropped",
+            "Events left out of the archive as repeats of one archived already (sent twice by a producer).",
+            registry=registry,
         )
         self.files = Counter("smsc_archive_files_written", "Parquet files written.", registry=registry)
         self.skipped = Counter(
@@ -95,6 +152,8 @@ class ArchiveSink:
         self.group_id = settings.archive_group_id or f"{settings.app_id}-archive"
         self.metrics = SinkMetrics(registry)
         self.blocks: dict[int, Block] = {}
+        self.raw_offsets: dict[int, RawOffsets] = {}  # per partition read since its assignment
+        self.resumed: dict[int, int] = {}  # per partition: the offset it was assigned at (committed)
         self.lag: dict[int, int] = {}  # per assigned partition: end offset - next offset to read
         registry.register(_SinkState(self))
 
@@ -117,7 +176,9 @@ class ArchiveSink:
                 batch = await consumer.getmany(timeout_ms=500, max_records=10_000)
                 for tp, records in batch.items():
                     for record in records:
-                        await self.add(consumer, tp.partition, record.offset, record.value)
+                        raw_offset = header_raw_offset(record.headers)
+                        if not await self.add(consumer, tp, record.offset, record.value, raw_offset):
+                            break  # it reads the partition again from an earlier offset
                 await self.flush_due(consumer)
                 await self._note_lag(consumer)
         finally:
@@ -135,18 +196,71 @@ class ArchiveSink:
             if highwater is not None:
                 self.lag[tp.partition] = max(highwater - await consumer.position(tp), 0)
 
-    async def add(self, consumer: AIOKafkaConsumer, partition: int, offset: int, value: bytes) -> None:
-        block = self.blocks.get(partition)
+    async def add(
+        self,
+        consumer: AIOKafkaConsumer,
+        tp: TopicPartition,
+        offset: int,
+        value: bytes,
+        raw_offset: int | None,
+    ) -> bool:
+        """Buffer one record (writing the block when it is complete); False if the sink went back to the
+        start of the record's block instead (the rest of this fetch of the partition is read again)."""
+        partition = tp.partition
         start = offset - offset % self.block_events
+        raw_offsets = self.raw_offsets.get(partition)
+        if raw_offsets is None:
+            if tp not in consumer.assignment():
+                return False  # revoked while this fetch was being written: the next owner archives it
+            # The first record since the assignment. The block is archived again from its start, as one
+            # run that never stopped would have (rows and files), from the highest raw offset before it.
+            high = await self._highest_raw_offset(partition, start)
+            if tp not in consumer.assignment():
+                return False  # revoked meanwhile
+            self.raw_offsets[partition] = RawOffsets(high)
+            self.resumed[partition] = offset
+            logger.info(
+                "archive sink resumes partition=%d offset=%d block=%d raw_offset_high=%d",
+                partition,
+                offset,
+                start,
+                high,
+            )
+            if start < offset:
+                consumer.seek(tp, start)
+                return False
+            raw_offsets = self.raw_offsets[partition]
+        duplicate = raw_offsets.duplicate(raw_offset)
+        block = self.blocks.get(partition)
         if block is not None and start != block.start:
             await self.flush(consumer, partition)
             block = None
         if block is None:
             block = self.blocks[partition] = Block(start=start, first=offset)
-        block.add(offset, value)
+            # Offsets archived before this assignment are not counted again.
+            block.archived_to = max(offset, self.resumed.get(partition, offset))
+        block.add(offset, value, duplicate=duplicate)
         if offset == start + self.block_events - 1:  # the block is complete: write it and let it go
             await self.flush(consumer, partition)
             del self.blocks[partition]
+        return True
+
+    async def _highest_raw_offset(self, partition: int, before: int) -> int:
+        """`highest_raw_offset` of the archive, retried like a write while the archive cannot be read."""
+        root, topic = self.settings.archive_root, self.settings.events_topic
+        while True:
+            try:
+                return await asyncio.to_thread(highest_raw_offset, root, topic, partition, before)
+            except (OSError, pa.ArrowException) as exc:
+                logger.error(
+                    "archive read failed partition=%d before=%d root=%s: %s (retrying in %ss)",
+                    partition,
+                    before,
+                    root,
+                    exc,
+                    RETRY_SECONDS,
+                )
+                await asyncio.sleep(RETRY_SECONDS)
 
     async def flush_due(self, consumer: AIOKafkaConsumer) -> None:
         now = time.monotonic()
@@ -189,6 +303,8 @@ class ArchiveSink:
         self.metrics.skipped.inc(skipped)
         block.unwritten_since = None
         block.unwritten = 0
+        if block.last < block.archived_to:
+            return  # archived again, up to where it was before this assignment: committed already
         tp = TopicPartition(self.settings.events_topic, partition)
         try:
             await consumer.commit({tp: block.last + 1})
@@ -196,21 +312,28 @@ class ArchiveSink:
             # The files are in place; whoever reads the partition next rewrites them, longer or the same.
             logger.warning("archive commit failed partition=%d offset=%d: %s", partition, block.last + 1, exc)
             return
-        self.metrics.events.inc(block.last + 1 - block.archived_to)
+        self.metrics.events.inc(block.last + 1 - block.archived_to - block.duplicates)
+        self.metrics.duplicates.inc(block.duplicates)
         block.archived_to = block.last + 1
+        block.duplicates = 0
 
     def _write(self, partition: int, block: Block) -> tuple[int, int]:
-        events, skipped = decode_events(block.values, partition, block.first)
-        root = self.settings.archive_root
-        written = write_batch(
-            root,
-            events,
-            topic=self.settings.events_topic,
-            partition=partition,
-            first_offset=block.first,
-            last_offset=block.last,
-        )
-        return len(written), skipped
+        return write_block(self.settings.archive_root, self.settings.events_topic, partition, block)
+
+    def forget(self, partitions: Sequence[int]) -> None:
+        """Partitions that moved: whoever reads them next starts again from the block of its offset."""
+        for partition in partitions:
+            self.raw_offsets.pop(partition, None)
+            self.resumed.pop(partition, None)
+
+
+def write_block(root: str, topic: str, partition: int, block: Block) -> tuple[int, int]:
+    """Write a block's events to the archive: (files written, records that were not events)."""
+    events, skipped = decode_events(block.values, partition, block.first)
+    written = write_batch(
+        root, events, topic=topic, partition=partition, first_offset=block.first, last_offset=block.last
+    )
+    return len(written), skipped
 
 
 def decode_events(values: Sequence[bytes], partition: int, first_offset: int) -> tuple[list[Event], int]:
@@ -226,7 +349,7 @@ def decode_events(values: Sequence[bytes], partition: int, first_offset: int) ->
         if not valid:
             skipped += 1
             logger.error(
-                "not an event, not archived partition=%d record=%d of the block from offset %d",
+                "not an event, not archived partition=%d record=%d of those kept from offset %d",
                 partition,
                 index,
                 first_offset,
@@ -270,6 +393,8 @@ class _Revocations(ConsumerRebalanceListener):  # type: ignore[misc]
 
     async def on_partitions_revoked(self, revoked: list[TopicPartition]) -> None:
         await self.sink.flush_all(self.consumer, [tp.partition for tp in revoked])
+        self.sink.forget([tp.partition for tp in revoked])
 
     async def on_partitions_assigned(self, assigned: list[TopicPartition]) -> None:
+        self.sink.forget([tp.partition for tp in assigned])  # read from the committed offset: read back
         logger.info("archive sink partitions=%s", sorted(tp.partition for tp in assigned))
