@@ -24,10 +24,10 @@ class BodyReads:
     deadline (`ingest.deadline`) there is no future of ours to fail: the read's task is cancelled, and the
     read tells that cancellation from any other (a shutdown's) by `timed_out`, as `asyncio.timeout` does.
     `asyncio.timeout` itself costs a timer handle per request, a libuv timer under uvloop: +10 µs per
-    request in an in-process benchmark of `_read_body`, one task per request. As for the ack deadline,
-    every read has the same time limit, so deadlines come in arrival order: an insertion-ordered dict of
-    the reads in progress and one timer for its oldest entry cost +0.7 µs (best runs) to +2 µs (medians)
-    in the same benchmark.
+    request in an in-process benchmark of `_read_body`, one task per request (2026-12-02; a throw-away
+    driver, not kept in benchmarks/). As for the ack deadline, every read has the same time limit, so
+    deadlines come in arrival order: an insertion-ordered dict of the reads in progress and one timer for
+    its oldest entry cost +0.7 µs (best runs) to +2 µs (medians) in the same benchmark.
     """
 
     def __init__(self, seconds: float) -> None:

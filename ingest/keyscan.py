@@ -3,10 +3,11 @@
 An account without a secret needs only three things from a body: which kind it is (`mes`, `waitcall`
 present), its format, and `id`/`phone` for the key. `smsc.wire.decode_request` unquotes, decodes and
 merges every parameter (the message text included): 15-40 µs a request, as much as the whole bare HTTP
-request. This scanner recognises the shapes SMSC actually sends (plain names, percent-encoded form
-values; flat XML; flat JSON) with a regular expression (form, XML) or the C JSON parser, proves cheaply
-that the full decoder would accept the body (every value decodes in the charset, no conflicting
-duplicates, the limits), and decodes only `id` and `phone`.
+request (measured in-process on 2026-12-02, when this scanner was written). This scanner recognises the
+shapes SMSC actually sends (plain names, percent-encoded form values; flat XML; flat JSON) with a regular
+expression (form, XML) or the C JSON parser, proves cheaply that the full decoder would accept the body
+(every value decodes in the charset, no conflicting duplicates, the limits), and decodes only `id` and
+`phone`.
 
 Contract: `scan` returns exactly what the full path (`decode_request` + `classify` + `message_key`)
 gives, or None when it is not sure — then the caller runs the full decoder. It never answers for a body

@@ -76,7 +76,8 @@ def producer_config(settings: IngestSettings) -> dict[str, Any]:
         "client.id": "smsc-ingest",
         # Measured on the ingest benchmark: with linger.ms=0 librdkafka's broker thread spent ~80 µs of
         # CPU per record (a wake-up and a produce request for nearly every record); a 1 ms linger and
-        # one request in flight per broker batch what arrives meanwhile: 35 µs per record in all.
+        # one request in flight per broker batch what arrives meanwhile: 35 µs per record in all
+        # (in-process on the floor app, 2026-12-02; benchmarks/README.md, ingest "Figures").
         "linger.ms": settings.producer_linger_ms,
         "max.in.flight.requests.per.connection": 1,
         "batch.size": settings.producer_max_batch_bytes,

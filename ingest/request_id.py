@@ -1,6 +1,7 @@
 """Request ids: 32 hex digits, unique without a system call per request.
 
-A random id per request (`os.urandom`) is a system call each time, ~5 % of ingest's CPU in a profile.
+A random id per request (`os.urandom`) is a system call each time, ~5 % of ingest's CPU in a profile
+(of the server under the ingest benchmark's load, 2026-12-02, with the previous publisher).
 Uniqueness is all an id needs: 64 random bits drawn once per process (so that processes, workers and
 restarts never share ids) followed by a 64-bit counter.
 """

@@ -148,9 +148,10 @@ def dumps_callback_event(
 ) -> bytes:
     """`dumps_event(event_from_callback(...))`, byte for byte, without the dict for a parsed status.
 
-    The worker writes one event per callback; the dict and the general encoder were ~12 µs of it. Only
-    a status whose values have exactly the parser's types takes the direct path (an int subclass or a
-    str subclass could print differently); anything else, and every other kind, takes the general one.
+    The worker writes one event per callback; the dict and the general encoder were ~12 µs of it
+    (measured in-process, 2026-12-02). Only a status whose values have exactly the parser's types takes
+    the direct path (an int subclass or a str subclass could print differently); anything else, and every
+    other kind, takes the general one.
     """
     if not (
         type(callback) is StatusCallback
