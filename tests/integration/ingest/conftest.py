@@ -6,7 +6,7 @@ import asyncio
 import socket
 import threading
 import time
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any
@@ -131,3 +131,11 @@ def post(
 ) -> httpx.Response:
     headers = {"content-type": content_type} if content_type else {}
     return client.post(path + (f"?{query_string}" if query_string else ""), content=body, headers=headers)
+
+
+async def wait_until(condition: str, predicate: Callable[[], bool], timeout_seconds: float) -> None:
+    """Poll `predicate` on the event loop until it holds; fail naming `condition` after the timeout."""
+    deadline = time.monotonic() + timeout_seconds
+    while not predicate():
+        assert time.monotonic() < deadline, f"timed out waiting for {condition}"
+        await asyncio.sleep(0.05)

@@ -12,7 +12,7 @@ import pytest
 from embedded_broker import EmbeddedBroker
 from ingest.metrics import BROKER_ERRORS_TOTAL
 from smsc.kinds import CallbackKind
-from tests.integration.ingest.conftest import ingest_settings, read_records, running_ingest
+from tests.integration.ingest.conftest import ingest_settings, read_records, running_ingest, wait_until
 from tests.unit.ingest.callbacks import callback
 
 pytestmark = pytest.mark.integration
@@ -46,10 +46,7 @@ class Load:
             await asyncio.gather(*(one_connection() for _ in range(CONNECTIONS)))
 
     async def until(self, condition: str, predicate: Callable[[], bool], timeout_seconds: float) -> None:
-        deadline = time.monotonic() + timeout_seconds
-        while not predicate():
-            assert time.monotonic() < deadline, f"timed out waiting for {condition}"
-            await asyncio.sleep(0.05)
+        await wait_until(condition, predicate, timeout_seconds)
 
 
 def test_pause_mid_load(fresh_broker: EmbeddedBroker, topic_name: str) -> None:

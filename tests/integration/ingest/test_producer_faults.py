@@ -20,7 +20,7 @@ from smsc.kinds import CallbackKind
 from smsc.raw_record import REQUEST_ID_HEADER
 from smsc.wire import BodyFormat
 from tests.faultproxy import ProxiedBroker, running_proxied_broker
-from tests.integration.ingest.conftest import consume, ingest_settings, running_ingest
+from tests.integration.ingest.conftest import consume, ingest_settings, running_ingest, wait_until
 from tests.unit.ingest.callbacks import CHARSETS, callback
 
 pytestmark = pytest.mark.integration
@@ -85,10 +85,7 @@ class Load:
             await asyncio.gather(*(one_connection() for _ in range(CONNECTIONS)))
 
     async def until(self, condition: str, predicate: Callable[[], bool], timeout_seconds: float) -> None:
-        deadline = time.monotonic() + timeout_seconds
-        while not predicate():
-            assert time.monotonic() < deadline, f"timed out waiting for {condition}"
-            await asyncio.sleep(0.05)
+        await wait_until(condition, predicate, timeout_seconds)
 
 
 def check_stored_once(load: Load, proxied: ProxiedBroker, topic: str) -> None:
