@@ -69,12 +69,30 @@ class Sidecar:
         self._running = asyncio.Event()
         self._idle = asyncio.Event()
         self._idle.set()
+        # Fencing (docs/streams-design.md, "Fencing"). The group coordinator expires a member that sent no
+        # heartbeat for the session timeout; a process stopped (SIGSTOP, a VM pause, a starved host) for
+        # half of it may have lost its partitions without knowing. The lease is what every write checks: it
+        # changes when the assignment the loop works on is no longer known to be this worker's.
+        self._session_timeout = float(app.conf.broker_session_timeout)
+        self._stall_seconds = self._session_timeout / 2
+        self._tick = time.monotonic()  # the last time the event loop was seen running
+        self._lease = 0
+        self._fenced = False
+        self._rebalances_started = 0
+        # A partition restored to an older state than this worker last exposed stays off /metrics until its
+        # replay passes that offset again: a series never goes down.
+        self._hidden_until: dict[int, int] = {}
+        self._tainted: set[int] = set()  # state ran ahead of what was written: restore from the table
 
     # -- what Faust tells us ------------------------------------------------------------------------
 
     def on_rebalance_start(self) -> None:
         """From the consumer's thread: stop taking batches and stop exposing partitions that may move."""
-        self.app.loop.call_soon_threadsafe(self._leave)
+        self.app.loop.call_soon_threadsafe(self._rebalance_started)
+
+    def _rebalance_started(self) -> None:
+        self._rebalances_started += 1
+        self._leave()
 
     def _leave(self) -> None:
         self._running.clear()
@@ -87,7 +105,9 @@ class Sidecar:
             async with asyncio.timeout(timeout_seconds):
                 await self._idle.wait()
         except TimeoutError:
-            logger.error("sidecar did not stop within %ss before a revocation", timeout_seconds)
+            # The revocation goes on without us: whatever the loop is still doing may not write any more.
+            self._lease += 1
+            logger.error("sidecar did not stop within %ss before a revocation: fenced", timeout_seconds)
 
     async def on_rebalance_complete(self) -> None:
         changelog = self.table.changelog_topic.get_topic_name()
@@ -96,18 +116,80 @@ class Sidecar:
         )
         self._owned = owned
         self._generation += 1
+        self._lease += 1
+        self._fenced = False
         self._running.set()
         logger.info("rebalance complete owned_partitions=%s", sorted(owned))
 
     def owned_aggregates(self) -> list[Aggregates]:
-        return [self.processors[p].aggregates for p in sorted(self._owned) if p in self.processors]
+        return [self.processors[p].aggregates for p in self._exposed()]
 
     def owned_progress(self) -> list[PartitionProgress]:
         return [
             PartitionProgress(self.settings.raw_topic, p, self.processors[p].offset + 1, self._end_offsets[p])
-            for p in sorted(self._owned)
-            if p in self.processors and p in self._end_offsets
+            for p in self._exposed()
+            if p in self._end_offsets
         ]
+
+    def _exposed(self) -> list[int]:
+        """The partitions /metrics shows: none while this worker may have lost its assignment unknowingly."""
+        if self._fenced or self._stalled():
+            return []
+        return [
+            p
+            for p in sorted(self._owned)
+            if p in self.processors and self.processors[p].offset >= self._hidden_until.get(p, -1)
+        ]
+
+    # -- fencing ------------------------------------------------------------------------------------
+
+    def _stalled(self) -> bool:
+        """The event loop has not run for half the session timeout: the process was stopped or starved."""
+        return time.monotonic() - self._tick > self._stall_seconds
+
+    async def _watch(self) -> None:
+        """Notes that the event loop runs; a late tick means the process did not run for that long."""
+        while True:
+            now = time.monotonic()
+            if now - self._tick > self._stall_seconds:
+                self._fence(now - self._tick)
+            self._tick = now
+            await asyncio.sleep(0.25)
+
+    def _fence(self, stalled_seconds: float) -> None:
+        """Assume the assignment is stale: stop exposing and writing until the group has rebalanced."""
+        if not self._fenced:
+            logger.warning(
+                "event loop stalled stalled_seconds=%.1f: assignment assumed stale, fenced until a rebalance",
+                stalled_seconds,
+            )
+        self._fenced = True
+        self._lease += 1
+        self._leave()
+        # A member expired by the coordinator learns it at its next heartbeat (a second) and rejoins: a
+        # rebalance starts. If none starts, the membership survived the stall: run again.
+        self.app.loop.call_later(
+            self._session_timeout * 1.5, self._unfence_if_quiet, self._generation, self._rebalances_started
+        )
+
+    def _unfence_if_quiet(self, generation: int, rebalances_started: int) -> None:
+        if self._fenced and (generation, rebalances_started) == (self._generation, self._rebalances_started):
+            logger.info("no rebalance after a stall: the assignment is still this worker's, unfenced")
+            self._fenced = False
+            self._lease += 1
+            changelog = self.table.changelog_topic.get_topic_name()
+            self._owned = frozenset(
+                tp.partition for tp in self.app.assignor.assigned_actives() if tp.topic == changelog
+            )
+            self._generation += 1
+            self._running.set()
+
+    def _check_lease(self, lease: int) -> None:
+        """Right before a write: raise if the assignment the loop works on may belong to another worker."""
+        if self._stalled():
+            self._fence(time.monotonic() - self._tick)
+        if lease != self._lease:
+            raise StaleAssignmentError(f"lease {lease} superseded by {self._lease}")
 
     # -- the loop -----------------------------------------------------------------------------------
 
@@ -132,28 +214,43 @@ class Sidecar:
         )
         await consumer.start()
         await producer.start()
+        self._tick = time.monotonic()
+        watch = asyncio.create_task(self._watch())
         try:
             while True:
                 await self._running.wait()
                 self._idle.clear()
                 try:
-                    generation = self._generation
-                    await self._take_ownership(consumer)
-                    last_snapshot = time.monotonic()
-                    while self._running.is_set() and generation == self._generation:
-                        batch = await consumer.getmany(timeout_ms=200, max_records=settings.batch_max_records)
-                        if batch:
-                            await self._process(batch, producer)
-                        self._note_end_offsets(consumer)
-                        if time.monotonic() - last_snapshot >= settings.snapshot_interval_seconds:
-                            await self._snapshot(self._active)
-                            last_snapshot = time.monotonic()
-                    await self._snapshot(self._active)
+                    await self._run_generation(consumer, producer)
+                except StaleAssignmentError as exc:
+                    # The batch in hand is dropped, neither produced nor snapshotted; the partitions it
+                    # touched (`_tainted`) ran ahead of what was written: restored from the table next time.
+                    logger.warning("fenced: batch discarded reason=%s", exc)
                 finally:
                     self._idle.set()
         finally:
+            watch.cancel()
             await producer.stop()
             await consumer.stop()
+
+    async def _run_generation(self, consumer: AIOKafkaConsumer, producer: AIOKafkaProducer) -> None:
+        settings = self.settings
+        generation = self._generation
+        lease = self._lease
+        await self._take_ownership(consumer)
+        last_snapshot = time.monotonic()
+        while self._running.is_set() and generation == self._generation:
+            batch = await consumer.getmany(timeout_ms=200, max_records=settings.batch_max_records)
+            self._check_lease(lease)  # fetched before a stall, processed after it: dropped here
+            if batch:
+                self._tainted.update(tp.partition for tp in batch)
+                await self._process(batch, producer, lease)
+                self._tainted.clear()
+            self._note_end_offsets(consumer)
+            if time.monotonic() - last_snapshot >= settings.snapshot_interval_seconds:
+                await self._snapshot(self._active, lease)
+                last_snapshot = time.monotonic()
+        await self._snapshot(self._active, lease)
 
     async def _take_ownership(self, consumer: AIOKafkaConsumer) -> None:
         owned = self._owned
@@ -164,13 +261,18 @@ class Sidecar:
         for partition in owned:
             current = self.processors.get(partition)
             stored = snapshot.manifest(partition, records)
-            # Restore what is new here, or what another worker advanced while this one missed a rebalance.
-            if current is None or (stored is not None and stored["offset"] > current.offset):
+            # Restore what is new here, what another worker advanced while this one missed a rebalance, or
+            # what a fenced batch had applied without writing its events and state.
+            if partition in self._tainted and current is not None:
+                self._hidden_until[partition] = max(self._hidden_until.get(partition, -1), current.offset)
+                self.processors[partition] = self._restore(partition, records)
+            elif current is None or (stored is not None and stored["offset"] > current.offset):
                 self.processors[partition] = self._restore(partition, records)
             self._emitted_events[partition] = await self._last_raw_offset(
                 self.settings.events_topic, partition
             )
             self._emitted_dead[partition] = await self._last_raw_offset(self.settings.dead_topic, partition)
+        self._tainted.clear()
         self._active = owned
         tps = [TopicPartition(self.settings.raw_topic, p) for p in sorted(owned)]
         consumer.assign(tps)
@@ -203,9 +305,11 @@ class Sidecar:
     async def _last_raw_offset(self, topic: str, partition: int) -> int:
         return await _last_raw_offset(self.settings.kafka_bootstrap_servers, topic, partition)
 
-    async def _process(self, batch: dict[TopicPartition, list[Any]], producer: AIOKafkaProducer) -> None:
+    async def _process(
+        self, batch: dict[TopicPartition, list[Any]], producer: AIOKafkaProducer, lease: int
+    ) -> None:
         events_topic, dead_topic = self.settings.events_topic, self.settings.dead_topic
-        deliveries: list[Any] = []
+        outgoing: list[_Outgoing] = []
         for tp, records in batch.items():
             processor = self.processors.get(tp.partition)
             if processor is None:
@@ -215,8 +319,9 @@ class Sidecar:
             emitted_dead = self._emitted_dead.get(partition, -1)
             # One record batch per output partition instead of a send (and a future) per record: the
             # per-record send was ~6 % of the worker. The events of a partition keep their offset order.
-            events = _Outgoing(producer, events_topic, partition, deliveries)
-            dead = _Outgoing(producer, dead_topic, partition, deliveries)
+            events = _Outgoing(producer, events_topic, partition)
+            dead = _Outgoing(producer, dead_topic, partition)
+            outgoing += (events, dead)
             process = processor.process
             for record in records:
                 try:
@@ -244,17 +349,22 @@ class Sidecar:
                 # Emitted before a crash or a rebalance: that topic has it already.
                 if verdict is Verdict.EVENT and event is not None and record.offset > emitted_events:
                     offset_header = (RAW_OFFSET_HEADER, str(record.offset).encode())
-                    await events.append(record.key, event, [offset_header])
+                    events.append(record.key, event, [offset_header])
                 elif verdict is Verdict.DEAD and record.offset > emitted_dead:
                     offset_header = (RAW_OFFSET_HEADER, str(record.offset).encode())
                     dead_headers = [*record.headers, offset_header, (REASON_HEADER, result_reason.encode())]
-                    await dead.append(record.key, record.value, dead_headers)
-            await events.flush()
-            await dead.flush()
+                    dead.append(record.key, record.value, dead_headers)
+        # Nothing of the batch reaches the producer before it is all processed, and then only if this
+        # worker still holds its partitions: a stop during the processing leaves nothing half sent.
+        self._check_lease(lease)
+        deliveries: list[Any] = []
+        for out in outgoing:
+            await out.send(deliveries)
         if deliveries:
             await asyncio.gather(*deliveries)
 
-    async def _snapshot(self, partitions: Iterable[int]) -> None:
+    async def _snapshot(self, partitions: Iterable[int], lease: int) -> None:
+        self._check_lease(lease)  # before the first table write: a stale state must not reach the changelog
         writes = []
         written: list[tuple[int, int]] = []
         for partition in partitions:
@@ -269,6 +379,7 @@ class Sidecar:
         if writes:
             await asyncio.gather(*writes)
         # Only once the new manifests are stored: delete the chunks no manifest refers to any more.
+        self._check_lease(lease)
         keys = list(self._table_records())
         deletes = [
             self._write(partition, key, None)
@@ -289,31 +400,35 @@ class Sidecar:
 
 
 class _Outgoing:
-    """The records of one batch for one output partition, sent as record batches."""
+    """The records of one batch for one output partition, as record batches: built while the batch is
+    processed, handed to the producer together once it is done (`send`)."""
 
-    __slots__ = ("_batch", "_deliveries", "_partition", "_producer", "_topic")
+    __slots__ = ("_batch", "_full", "_partition", "_producer", "_topic")
 
-    def __init__(self, producer: AIOKafkaProducer, topic: str, partition: int, deliveries: list[Any]) -> None:
+    def __init__(self, producer: AIOKafkaProducer, topic: str, partition: int) -> None:
         self._producer = producer
         self._topic = topic
         self._partition = partition
-        self._deliveries = deliveries
+        self._full: list[Any] = []
         self._batch: Any = None
 
-    async def append(self, key: bytes | None, value: bytes | None, headers: list[tuple[str, bytes]]) -> None:
+    def append(self, key: bytes | None, value: bytes | None, headers: list[tuple[str, bytes]]) -> None:
         batch = self._batch
         if batch is None or batch.append(key=key, value=value, timestamp=None, headers=headers) is None:
-            await self.flush()  # none yet, or full: send it, and start the next one with this record
+            if batch is not None:
+                self._full.append(batch)  # full: keep it, and start the next one with this record
             self._batch = self._producer.create_batch()
             # No check: aiokafka's builder always takes the first record of a batch, whatever its size.
             self._batch.append(key=key, value=value, timestamp=None, headers=headers)
 
-    async def flush(self) -> None:
-        if self._batch is not None and self._batch.record_count():
-            self._deliveries.append(
-                await self._producer.send_batch(self._batch, self._topic, partition=self._partition)
-            )
-        self._batch = None
+    async def send(self, deliveries: list[Any]) -> None:
+        batches = [*self._full, self._batch] if self._batch is not None else self._full
+        for batch in batches:
+            if batch.record_count():
+                deliveries.append(
+                    await self._producer.send_batch(batch, self._topic, partition=self._partition)
+                )
+        self._full, self._batch = [], None
 
 
 async def _last_raw_offset(bootstrap: str, topic: str, partition: int) -> int:
@@ -347,30 +462,49 @@ async def _last_raw_offset(bootstrap: str, topic: str, partition: int) -> int:
         await consumer.stop()
 
 
-class StreamsApp(faust.App):
-    """A Faust app that tells the sidecar when a rebalance starts (Faust calls this from its consumer)."""
-
-    sidecar: Sidecar | None = None
-
-    def on_rebalance_start(self) -> None:
-        super().on_rebalance_start()
-        if self.sidecar is not None:
-            self.sidecar.on_rebalance_start()
-
-    async def _on_partitions_revoked(self, revoked: set[Any]) -> None:
-        """Faust awaits this before partitions move: the sidecar stops and writes its state first."""
-        if self.sidecar is not None:
-            timeout = float(self.conf.broker_session_timeout) * 0.5
-            if asyncio.get_running_loop() is self.loop:
-                await self.sidecar.pause(timeout)
-            else:  # on the consumer's thread: run the pause on the app's loop and wait for it
-                pause = asyncio.run_coroutine_threadsafe(self.sidecar.pause(timeout), self.loop)
-                await asyncio.wrap_future(pause)
-        await super()._on_partitions_revoked(revoked)
+class StaleAssignmentError(Exception):
+    """The sidecar may have lost its partitions (a stall, or a revocation that did not wait for it)."""
 
 
-def create_app(settings: WorkerSettings, registry: CollectorRegistry = REGISTRY) -> StreamsApp:
-    app = StreamsApp(
+class RebalanceSensor(faust.Sensor):
+    """Tells the sidecar as soon as a rebalance starts: Faust calls sensors from its consumer's thread, before
+    any partition is revoked. Faust has no signal for the start of a rebalance; sensors are its documented
+    way to observe one (`app.sensors.add`)."""
+
+    def __init__(self, sidecar: Sidecar) -> None:
+        super().__init__()
+        self.sidecar = sidecar
+
+    def on_rebalance_start(self, app: Any) -> dict[str, Any]:
+        state: dict[str, Any] = super().on_rebalance_start(app)
+        self.sidecar.on_rebalance_start()
+        return state
+
+
+def connect_sidecar(app: faust.App, sidecar: Sidecar) -> None:
+    """Wire the sidecar to Faust's public hooks: a sensor for the start of a rebalance, the
+    `on_partitions_revoked` signal (Faust awaits its receivers before the consumer rejoins the group, so
+    the sidecar stops and writes its state before another worker can take a partition) and
+    `on_rebalance_complete`."""
+    app.sensors.add(RebalanceSensor(sidecar))
+
+    async def _revoked(sender: Any, /, *args: Any, signal: Any, **kwargs: Any) -> None:
+        timeout = float(app.conf.broker_session_timeout) * 0.5
+        if asyncio.get_running_loop() is app.loop:
+            await sidecar.pause(timeout)
+        else:  # not Faust's present behaviour, but then: run the pause on the app's loop and wait for it
+            pause = asyncio.run_coroutine_threadsafe(sidecar.pause(timeout), app.loop)
+            await asyncio.wrap_future(pause)
+
+    async def _rebalanced(sender: Any, /, *args: Any, signal: Any, **kwargs: Any) -> None:
+        await sidecar.on_rebalance_complete()
+
+    app.on_partitions_revoked.connect(_revoked)
+    app.on_rebalance_complete.connect(_rebalanced)
+
+
+def create_app(settings: WorkerSettings, registry: CollectorRegistry = REGISTRY) -> faust.App:
+    app = faust.App(
         settings.app_id,
         broker=f"kafka://{settings.kafka_bootstrap_servers}",
         # Without these the group forms ~30 s late on a single broker (docs/streams-design.md).
@@ -394,15 +528,10 @@ def create_app(settings: WorkerSettings, registry: CollectorRegistry = REGISTRY)
         value_type=bytes,
     )
     sidecar = Sidecar(app, table, settings)
-    app.sidecar = sidecar
+    connect_sidecar(app, sidecar)
     registry.register(AggregatesCollector(sidecar.owned_aggregates))
     registry.register(ProgressCollector(sidecar.owned_progress))
     setup_prometheus_sensors(app, registry=registry, name_prefix="smsc_streams")
-
-    async def _rebalanced(sender: Any, /, *args: Any, signal: Any, **kwargs: Any) -> None:
-        await sidecar.on_rebalance_complete()
-
-    app.on_rebalance_complete.connect(_rebalanced)
 
     @app.task  # type: ignore[untyped-decorator]
     async def _sidecar() -> None:

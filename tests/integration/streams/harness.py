@@ -7,6 +7,7 @@ import os
 import signal
 import subprocess
 import sys
+import threading
 import time
 import urllib.request
 from collections.abc import Iterator, Sequence
@@ -104,9 +105,15 @@ class Worker:
     """`smsc-analytics worker` as a subprocess: stopped with a deadline, killed after it, never left over."""
 
     def __init__(
-        self, bootstrap: str, topics: Topics, data_dir: Path, extra_env: dict[str, str] | None = None
+        self,
+        bootstrap: str,
+        topics: Topics,
+        data_dir: Path,
+        extra_env: dict[str, str] | None = None,
+        *,
+        port: int | None = None,  # one chosen up front: a replacement at the same port is the same target
     ) -> None:
-        self.port = free_port()
+        self.port = free_port() if port is None else port
         env = {**os.environ, **worker_env(bootstrap, topics, data_dir, self.port), **(extra_env or {})}
         self.log = data_dir / f"worker-{self.port}.log"
         with open(self.log, "wb") as log:
@@ -148,6 +155,13 @@ class Worker:
         self.process.kill()
         self.process.wait(10)
 
+    def suspend(self) -> None:
+        """SIGSTOP: the process stops mid-whatever, as in a VM pause or a starved host."""
+        self.process.send_signal(signal.SIGSTOP)
+
+    def resume(self) -> None:
+        self.process.send_signal(signal.SIGCONT)
+
     def log_tail(self) -> str:
         return self.log.read_text(errors="replace")[-3000:]
 
@@ -161,6 +175,8 @@ def workers(
         yield started
     finally:
         for worker in started:
+            if worker.process.poll() is None:
+                worker.resume()  # a stopped process never handles the SIGTERM
             worker.stop()
 
 
@@ -240,3 +256,48 @@ def _labels_of(metric: str) -> tuple[str, ...]:
     from streams.contract import BY_NAME
 
     return BY_NAME[metric].labels
+
+
+class Scraper:
+    """Scrapes workers every `interval` seconds on a thread, as Prometheus would, and keeps every counter
+    or histogram series of the aggregates that ever went down (series = name + labels + worker)."""
+
+    def __init__(self, workers_: Sequence[Worker], interval: float = 0.5) -> None:
+        from streams.contract import METRICS, MetricType
+
+        self._workers = list(workers_)
+        self._interval = interval
+        self._monotonic = {spec.name for spec in METRICS if spec.type is not MetricType.GAUGE}
+        self._last: dict[tuple[int, str, tuple[tuple[str, str], ...]], float] = {}
+        self.decreases: list[str] = []
+        self.scrapes = 0
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, name="scraper", daemon=True)
+
+    def add(self, worker: Worker) -> None:
+        self._workers = [*self._workers, worker]
+
+    def __enter__(self) -> Scraper:
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._stop.set()
+        self._thread.join(30)
+
+    def _run(self) -> None:
+        while not self._stop.wait(self._interval):
+            for worker in self._workers:
+                scrape = worker.try_scrape()  # None while it is stopped or gone: no sample, as in Prometheus
+                if scrape is None:
+                    continue
+                self.scrapes += 1
+                for (name, labels), value in scrape.items():
+                    base = name.removesuffix("_bucket").removesuffix("_count").removesuffix("_sum")
+                    if base not in self._monotonic:
+                        continue
+                    key = (worker.port, name, labels)
+                    was = self._last.get(key)
+                    if was is not None and value < was:
+                        self.decreases.append(f"worker {worker.port} {name}{dict(labels)}: {was} -> {value}")
+                    self._last[key] = value
