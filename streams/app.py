@@ -83,6 +83,9 @@ class Sidecar:
         # replay passes that offset again: a series never goes down.
         self._hidden_until: dict[int, int] = {}
         self._tainted: set[int] = set()  # state ran ahead of what was written: restore from the table
+        # Restored from the table, the end offset at takeover not known yet: hidden from /metrics until
+        # it is, then until the replay reaches it (see `_note_end_offsets`).
+        self._catching_up: set[int] = set()
 
     # -- what Faust tells us ------------------------------------------------------------------------
 
@@ -138,7 +141,9 @@ class Sidecar:
         return [
             p
             for p in sorted(self._owned)
-            if p in self.processors and self.processors[p].offset >= self._hidden_until.get(p, -1)
+            if p in self.processors
+            and p not in self._catching_up
+            and self.processors[p].offset >= self._hidden_until.get(p, -1)
         ]
 
     # -- fencing ------------------------------------------------------------------------------------
@@ -266,8 +271,12 @@ class Sidecar:
             if partition in self._tainted and current is not None:
                 self._hidden_until[partition] = max(self._hidden_until.get(partition, -1), current.offset)
                 self.processors[partition] = self._restore(partition, records)
+                self._catching_up.add(partition)
             elif current is None or (stored is not None and stored["offset"] > current.offset):
                 self.processors[partition] = self._restore(partition, records)
+                # The previous owner may have shown counts up to the partition's end: a process restarted at
+                # the same address (the same Prometheus series) must not show the older snapshot's.
+                self._catching_up.add(partition)
             self._emitted_events[partition] = await self._last_raw_offset(
                 self.settings.events_topic, partition
             )
@@ -284,6 +293,11 @@ class Sidecar:
             highwater = consumer.highwater(TopicPartition(self.settings.raw_topic, partition))
             if highwater is not None:
                 self._end_offsets[partition] = highwater
+                if partition in self._catching_up:
+                    # From the first fetch after the takeover (ListOffsets may under-report on some brokers).
+                    self._catching_up.discard(partition)
+                    hidden = self._hidden_until.get(partition, -1)
+                    self._hidden_until[partition] = max(hidden, highwater - 1)
 
     def _table_records(self) -> dict[str, bytes]:
         return {
