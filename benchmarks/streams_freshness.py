@@ -73,6 +73,7 @@ import pyarrow.dataset as ds
 import uvloop
 from aiokafka import AIOKafkaConsumer, TopicPartition
 
+from benchmarks.ingest_throughput import cpu_seconds
 from embedded_broker import EmbeddedBroker
 from reports.errors import ReportsError
 from reports.load import load_table
@@ -455,15 +456,6 @@ async def measure(plan: Plan) -> Observations:
             task.cancel()
     resolve_metrics(obs)
     return obs
-
-
-def cpu_seconds(pid: int) -> float:
-    """User + system CPU time of a process (all its threads) so far (Linux /proc; 0 elsewhere)."""
-    stat = Path(f"/proc/{pid}/stat")
-    if not stat.exists():
-        return 0.0
-    fields = stat.read_text().rsplit(")", 1)[1].split()
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
 def scrape_cost(worker: Worker, interval: float, seconds: float = 3.0) -> float:
