@@ -3,6 +3,11 @@
 Flat on purpose: every kind shares one set of columns (absent ones are null), so the Parquet archive and
 pandas read the same schema whatever the mix. Times are RFC 3339 UTC strings; `cost` is a decimal
 string (no float rounding on the way); `received_at_ns` is the ingest receive time.
+
+Version 2 added the destination of a status (`country`, `carrier`, `carrier_source`: where the message
+went, computed by the stream worker) and renamed the HLR answer's fields to `hlr_country`, `hlr_network`,
+`hlr_roaming_country`, `hlr_roaming_network`, which version 1 called `country`, `network`,
+`roaming_country`, `roaming_network`. `loads_event` reads both.
 """
 
 from __future__ import annotations
@@ -15,9 +20,21 @@ from typing import Any, Final
 from smsc.codes import error_category, message_type_name, status_name
 from smsc.models import Callback, CallConfirmation, IncomingSms, StatusCallback
 
-EVENT_VERSION: Final = 1
+EVENT_VERSION: Final = 2
 
 Event = dict[str, Any]
+#: Where a message went: (country, carrier, carrier source), as the stream worker determined it.
+Destination = tuple[str, str, str]
+
+#: Version 1's names of the HLR answer's fields -> version 2's.
+_V1_HLR_FIELDS: Final = {
+    "country": "hlr_country",
+    "network": "hlr_network",
+    "roaming_country": "hlr_roaming_country",
+    "roaming_network": "hlr_roaming_network",
+}
+#: The destination of a version 1 status event: nobody determined it.
+_V1_DESTINATION: Final = "unknown"
 
 
 def event_from_callback(
@@ -27,7 +44,11 @@ def event_from_callback(
     received_at_ns: int,
     raw_partition: int | None = None,
     raw_offset: int | None = None,
+    destination: Destination | None = None,
 ) -> Event:
+    """The event of a callback; `destination` only for a status (null when not given)."""
+    is_status = isinstance(callback, StatusCallback)
+    country, carrier, source = destination if is_status and destination else _NO_DESTINATION
     event: Event = {
         "v": EVENT_VERSION,
         "kind": callback.kind.value,
@@ -38,6 +59,9 @@ def event_from_callback(
         "raw_partition": raw_partition,
         "raw_offset": raw_offset,
         "signature_algorithm": callback.signature.algorithm.value if callback.signature else None,
+        "country": country,
+        "carrier": carrier,
+        "carrier_source": source,
     }
     if isinstance(callback, StatusCallback):
         event.update(_status(callback))
@@ -58,10 +82,26 @@ def dumps_event(event: Event) -> bytes:
 
 
 def loads_event(data: bytes) -> Event:
+    """An event of this version, or of version 1 with version 2's field names (its `v` stays 1)."""
     event: Event = json.loads(data)
-    if event.get("v") != EVENT_VERSION:
-        raise ValueError(f"unsupported event version {event.get('v')!r}")
+    version = event.get("v")
+    if version == 1:
+        return _from_version_1(event)
+    if version != EVENT_VERSION:
+        raise ValueError(f"unsupported event version {version!r}")
     return event
+
+
+def _from_version_1(event: Event) -> Event:
+    """The HLR fields renamed; the destination `unknown` for a status, null for the other kinds."""
+    status = event.get("kind") == "status"
+    upgraded: Event = {}
+    for name, value in event.items():
+        upgraded[_V1_HLR_FIELDS.get(name, name)] = value
+        if name == "signature_algorithm":
+            known = _V1_DESTINATION if status else None
+            upgraded.update(country=known, carrier=known, carrier_source=known)
+    return upgraded
 
 
 def _time(value: datetime | None) -> str | None:
@@ -115,10 +155,10 @@ def _status(callback: StatusCallback) -> Event:
         "msc": hlr.msc if hlr else None,
         "mcc": hlr.mcc if hlr else None,
         "mnc": hlr.mnc if hlr else None,
-        "country": hlr.country if hlr else None,
-        "network": hlr.network if hlr else None,
-        "roaming_country": hlr.roaming_country if hlr else None,
-        "roaming_network": hlr.roaming_network if hlr else None,
+        "hlr_country": hlr.country if hlr else None,
+        "hlr_network": hlr.network if hlr else None,
+        "hlr_roaming_country": hlr.roaming_country if hlr else None,
+        "hlr_roaming_network": hlr.roaming_network if hlr else None,
         "calltime_seconds": menu.calltime_seconds if menu else None,
         "callmenu": menu.callmenu if menu else None,
         "ringtime_seconds": menu.ringtime_seconds if menu else None,
@@ -144,7 +184,13 @@ def _confirmation(callback: CallConfirmation) -> Event:
 
 
 def dumps_callback_event(
-    callback: Callback, *, account: str, received_at_ns: int, raw_partition: int, raw_offset: int
+    callback: Callback,
+    *,
+    account: str,
+    received_at_ns: int,
+    raw_partition: int,
+    raw_offset: int,
+    destination: Destination | None = None,
 ) -> bytes:
     """`dumps_event(event_from_callback(...))`, byte for byte, without the dict for a parsed status.
 
@@ -167,6 +213,7 @@ def dumps_callback_event(
                 received_at_ns=received_at_ns,
                 raw_partition=raw_partition,
                 raw_offset=raw_offset,
+                destination=destination,
             )
         )
     c = callback
@@ -177,11 +224,17 @@ def dumps_callback_event(
     voice = c.voice_outcome
     # occurred_at is ts, else time: each formatted and escaped once
     ts_json, time_json = _optional(_time(c.ts)), _optional(_time(c.time))
+    # the three destination fields and their comma
+    where = (
+        _NULL_DESTINATION
+        if destination is None
+        else _DESTINATIONS.get(destination) or _destination_json(destination)
+    )
     text = (
         f'{{"v":{EVENT_VERSION},"kind":"status","account":{s(account)},"key":{s(c.message_key)},'
         f'"received_at_ns":{received_at_ns},"occurred_at":{ts_json if c.ts is not None else time_json},'
         f'"raw_partition":{raw_partition},"raw_offset":{raw_offset},'
-        f'"signature_algorithm":{s(signature.algorithm.value) if signature else "null"},'
+        f'"signature_algorithm":{s(signature.algorithm.value) if signature else "null"},{where}'
         f'"id":{s(c.id)},"phone":{s(c.phone)},"status":{status},"status_name":{s(status_name(status))},'
         f'"outcome":{s(c.outcome.value)},"ts":{ts_json},"time":{time_json},'
         f'"err":{err},"err_category":{s(error_category(err)) if err else "null"},'
@@ -192,8 +245,8 @@ def dumps_callback_event(
         f'"template_kind":{s(template.value) if template else _NONE},'
         f'"sender":{_optional(c.sender)},"dtmf":{_optional(c.dtmf)},"cmt":{_optional(c.cmt)},'
         f'"overtime_seconds":null,"voice_outcome":{s(voice.value) if voice else "null"},'
-        '"imsi":null,"msc":null,"mcc":null,"mnc":null,"country":null,"network":null,'
-        '"roaming_country":null,"roaming_network":null,"calltime_seconds":null,"callmenu":null,'
+        '"imsi":null,"msc":null,"mcc":null,"mnc":null,"hlr_country":null,"hlr_network":null,'
+        '"hlr_roaming_country":null,"hlr_roaming_network":null,"calltime_seconds":null,"callmenu":null,'
         f'"ringtime_seconds":null,"extra":{_extra(c.extra)}}}'
     )
     return text.encode("utf-8")
@@ -202,6 +255,22 @@ def dumps_callback_event(
 _string: Final = encode_basestring  # the general encoder's own (ensure_ascii=False): same escapes
 _MAIN: Final = _string("main")
 _NONE: Final = _string("none")
+_NO_DESTINATION: Final = (None, None, None)
+_NULL_DESTINATION: Final = '"country":null,"carrier":null,"carrier_source":null,'
+
+
+def _destination_json(destination: Destination) -> str:
+    """The three fields and their comma, remembered: a worker sees few destinations. A str subclass
+    prints as its str would, in the general encoder too: no type check needed."""
+    if len(_DESTINATIONS) >= _DESTINATIONS_MAX:
+        _DESTINATIONS.clear()
+    country, carrier, source = map(_string, destination)
+    text = _DESTINATIONS[destination] = f'"country":{country},"carrier":{carrier},"carrier_source":{source},'
+    return text
+
+
+_DESTINATIONS: Final[dict[Destination, str]] = {}
+_DESTINATIONS_MAX: Final = 4096
 
 
 def _plain_status(c: StatusCallback) -> bool:

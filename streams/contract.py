@@ -59,6 +59,8 @@ LATENCY_BUCKETS: Final = (
 )
 TALK_BUCKETS: Final = (5.0, 10.0, 20.0, 30.0, 60.0, 120.0, 300.0, 600.0, 1200.0, 3600.0)
 RING_BUCKETS: Final = (1.0, 2.0, 5.0, 10.0, 15.0, 20.0, 30.0, 45.0, 60.0)
+#: Coarse on purpose: a histogram per destination costs a series per bucket (docs: series budget).
+DESTINATION_LATENCY_BUCKETS: Final = (5.0, 30.0, 120.0, 600.0, 3600.0)
 
 C, G, H = MetricType.COUNTER, MetricType.GAUGE, MetricType.HISTOGRAM
 
@@ -132,6 +134,38 @@ METRICS: Final = (
         C,
         ("account", "country", "network", "roaming"),
         "HLR look-ups, once each, failed ones too: `unknown` for what the answer lacks.",
+    ),
+    MetricSpec(
+        "smsc_destination_messages_final_total",
+        C,
+        ("account", "type", "country", "carrier", "outcome"),
+        "Messages that reached a final outcome, by destination (country, carrier), once each.",
+    ),
+    MetricSpec(
+        "smsc_destination_delivery_latency_seconds",
+        H,
+        ("account", "type", "country", "carrier"),
+        "First status to delivered status, by destination.",
+        DESTINATION_LATENCY_BUCKETS,
+    ),
+    MetricSpec(
+        "smsc_destination_cost_total",
+        C,
+        ("account", "type", "country", "carrier"),
+        "Sum of message cost, once per message, by destination.",
+    ),
+    MetricSpec(
+        "smsc_destination_carrier_sources_total",
+        C,
+        ("account", "source"),
+        "Messages by where their carrier came from: an HLR answer, the number range, or neither.",
+    ),
+    MetricSpec(  # the worker's memory, shared by its partitions: no partition
+        "smsc_hlr_numbers_remembered",
+        G,
+        (),
+        "Numbers whose HLR network the worker remembers.",
+        per_partition=False,
     ),
     MetricSpec("smsc_callbacks_duplicate_total", C, ("account", "kind"), "Retries dropped by deduplication."),
     MetricSpec("smsc_callbacks_dead_total", C, ("account", "reason"), "Callbacks that could not be parsed."),

@@ -2,7 +2,9 @@
 
 Pure and deterministic: the state after a record is a function of the records before it, in order. A
 record at or below the last applied offset is a replay and changes nothing; that, and state snapshots
-that carry their offset, make the numbers exact after a crash without Kafka transactions.
+that carry their offset, make the numbers exact after a crash without Kafka transactions. One exception,
+by design: a message's carrier may come from the worker's memory of HLR answers (`HlrMemory`), which
+other partitions and workers fill; it is fixed at the message's first status and kept in its state.
 """
 
 from __future__ import annotations
@@ -29,12 +31,15 @@ from smsc.codes import (
     message_type_name,
 )
 from smsc.errors import SmscError
-from smsc.events import dumps_callback_event
+from smsc.events import Destination, dumps_callback_event
 from smsc.models import Callback, CallConfirmation, IncomingSms, StatusCallback
 from smsc.parse import account_timezone, parse_callback
 from smsc.wire import decode_request
 from streams.aggregates import Aggregates
+from streams.carriers import hlr_carrier
+from streams.destinations import range_destination
 from streams.expiring import ExpiringSet
+from streams.hlr_memory import HlrMemory, phone_digest
 from streams.labels import BoundedLabel
 from streams.lifecycle import MessageTable, step
 
@@ -43,6 +48,11 @@ NS: Final = 1_000_000_000
 UNKNOWN: Final = "unknown"
 _DTMF_KEYS: Final = frozenset("0123456789*#")
 _NOT_A_LIFECYCLE_STATE: Final = frozenset({Outcome.NOT_FOUND, Outcome.UNKNOWN})
+#: Where a message's carrier came from (`smsc_destination_carrier_sources_total`, the events).
+HLR_SOURCE: Final = "hlr"
+RANGE_SOURCE: Final = "range"
+#: The snapshot's label names of the carriers of one country: this prefix and the country's label.
+_CARRIERS_LABEL: Final = "carriers:"
 
 
 @dataclass(frozen=True, slots=True)
@@ -56,6 +66,13 @@ class ProcessorConfig:
     max_incoming_numbers: int = 20
     max_hlr_values: int = 50
     max_unknown_codes: int = 50
+    #: Determine each message's destination (country, carrier) for the events and the `smsc_destination_*`
+    #: metrics. Off: none of that work (events carry a null destination).
+    destinations: bool = True
+    #: Carrier names always kept as labels (canonical spelling, streams/carriers.py).
+    carriers: tuple[str, ...] = ()
+    max_countries: int = 50
+    max_carriers_per_country: int = 10
 
 
 @dataclass(frozen=True, slots=True)
@@ -84,12 +101,20 @@ class Result:
     key: str | None = None
     event: bytes | None = None
     reason: str | None = None
+    #: A final HLR answer with a usable network, for the worker to share with the other workers:
+    #: (`phone_digest` of the number, carrier, answered at ns). Already remembered in this worker's memory.
+    hlr_network: tuple[int, str, int] | None = None
 
 
 class PartitionProcessor:
-    def __init__(self, partition: int, config: ProcessorConfig) -> None:
+    """`hlr`: the worker's memory of HLR answers, shared by its partitions (None: carriers from the number
+    range only). It improves a message's carrier when the answer reached it before the message's first
+    status; so unlike everything else here, a destination depends on more than the partition's input."""
+
+    def __init__(self, partition: int, config: ProcessorConfig, hlr: HlrMemory | None = None) -> None:
         self.partition = partition
         self.config = config
+        self.hlr = hlr
         self.offset = -1
         self.clock_ns = 0
         self.aggregates = Aggregates(partition)
@@ -102,6 +127,12 @@ class PartitionProcessor:
         self.incoming_numbers = BoundedLabel(max_seen=config.max_incoming_numbers)
         self.hlr_values = BoundedLabel(max_seen=config.max_hlr_values)
         self.unknown_codes = BoundedLabel(max_seen=config.max_unknown_codes)
+        # `unknown` is always a label of its own: a number that cannot be placed is worth seeing as such.
+        self.countries = BoundedLabel((UNKNOWN,), max_seen=config.max_countries)
+        self.carriers: dict[str, BoundedLabel] = {}  # by country label
+        # The (country, carrier) labels of each destination: fixed once given, since a bounded label never
+        # takes a value back (a restored processor gives the same, from the restored labels).
+        self._destination_labels: dict[Destination, tuple[str, str]] = {}
 
     def process(self, record: SourceRecord) -> Result:
         if record.offset <= self.offset:
@@ -123,8 +154,10 @@ class PartitionProcessor:
             self.aggregates.inc("smsc_callbacks_duplicate_total", (record.account, callback.kind.value))
             return Result(Verdict.DUPLICATE, key=callback.message_key)
         self.seen.add(identity, self.clock_ns)
+        destination: Destination | None = None
+        hlr_network: tuple[int, str, int] | None = None
         if isinstance(callback, StatusCallback):
-            self._status(record.account, callback)
+            destination, hlr_network = self._status(record.account, callback, record.received_at_ns)
         elif isinstance(callback, IncomingSms):
             to = self.incoming_numbers(callback.to)
             self.aggregates.inc(
@@ -138,10 +171,14 @@ class PartitionProcessor:
             received_at_ns=record.received_at_ns,
             raw_partition=record.partition,
             raw_offset=record.offset,
+            destination=destination,
         )
-        return Result(Verdict.EVENT, key=callback.message_key, event=event)
+        return Result(Verdict.EVENT, key=callback.message_key, event=event, hlr_network=hlr_network)
 
-    def _status(self, account: str, callback: StatusCallback) -> None:
+    def _status(
+        self, account: str, callback: StatusCallback, received_at_ns: int
+    ) -> tuple[Destination | None, tuple[int, str, int] | None]:
+        """Counts the status; returns its message's destination and the HLR network it answered, if any."""
         agg = self.aggregates
         message_type = callback.message_type
         type_name = self._type(message_type)
@@ -155,8 +192,11 @@ class PartitionProcessor:
         if callback.err:
             agg.inc("smsc_errors_total", (account, type_name, self._code(callback.err)))
         outcome = callback.outcome
+        destinations = self.config.destinations
         if outcome in _NOT_A_LIFECYCLE_STATE:
-            return  # a look-up answer (-3) or a code the tables do not know: counted, no message state
+            # A look-up answer (-3) or a code the tables do not know: counted, no message state. Its event
+            # still says where the number is.
+            return (self.destination(callback.phone) if destinations else None), None
         key = f"{account}|{callback.message_key}"
         state = self.messages.get(key)
         labels = (account, type_name)
@@ -164,8 +204,17 @@ class PartitionProcessor:
             first_seen_s, state_type, counted, state_cost = occurred_s, message_type, 0, None
             agg.inc("smsc_messages_in_flight", labels)
             agg.cohort_first_seen(labels, occurred_s)
+            destination = None
+            if destinations:
+                destination = self.destination(callback.phone)
+                agg.inc("smsc_destination_carrier_sources_total", (account, destination[2]))
         else:
-            first_seen_s, state_type, counted, state_cost = state
+            first_seen_s, state_type, counted, state_cost, destination = state
+        # The destination's series: (account, type, country label, carrier label); None when off.
+        where = None
+        if destination is not None:
+            country, carrier = self._destination_labels.get(destination) or self._labels_of(destination)
+            where = (account, type_name, country, carrier)
         cost = callback.cost
         counted, final, engagement, count_cost, count_lookup = step(
             counted, outcome, cost is not None or callback.cnt is not None, message_type == HLR_TYPE
@@ -178,25 +227,78 @@ class PartitionProcessor:
             template_kind = flag.template_kind.value if flag and flag.template_kind else "none"
             if cost is not None:
                 agg.inc("smsc_cost_total", (account, type_name, sender, balance, template_kind), cost)
+                if where is not None:
+                    agg.inc("smsc_destination_cost_total", where, cost)
             if callback.cnt is not None and message_type != VOICE_TYPE:
                 agg.inc("smsc_message_parts_total", (account, type_name, sender), callback.cnt)
-        self.messages.set(key, first_seen_s, state_type, counted, state_cost)
+        self.messages.set(key, first_seen_s, state_type, counted, state_cost, destination)
         if final is not None:
             agg.inc("smsc_messages_final_total", (account, type_name, sender, final.value))
             agg.inc("smsc_messages_in_flight", labels, -1)
+            if where is not None:
+                agg.inc("smsc_destination_messages_final_total", (*where, final.value))
             self.finished.add(key, self.clock_ns)
             if final is Outcome.DELIVERED:
                 agg.cohort_delivered(labels, first_seen_s)
                 if outcome is Outcome.DELIVERED:
-                    agg.observe("smsc_delivery_latency_seconds", labels, max(0, occurred_s - first_seen_s))
+                    latency = max(0, occurred_s - first_seen_s)
+                    agg.observe("smsc_delivery_latency_seconds", labels, latency)
+                    if where is not None:
+                        agg.observe("smsc_destination_delivery_latency_seconds", where, latency)
             elif state_cost is not None:
                 agg.inc("smsc_cost_undelivered_total", labels, state_cost)
             if message_type == VOICE_TYPE:
                 self._voice_call(account, callback)
         if engagement is not None:
             agg.inc("smsc_messages_engagement_total", (account, type_name, engagement.value))
+        hlr_network = None
         if count_lookup:
             agg.inc("smsc_hlr_lookups_total", (account, *self._hlr_answer(callback)))
+            if destinations:
+                hlr_network = self._remember_network(callback, received_at_ns)
+        return destination, hlr_network
+
+    def destination(self, phone: str) -> Destination:
+        """(country, carrier, carrier source) of a number: the carrier of its HLR answer when the worker
+        remembers one, else the carrier its range was issued to, else `unknown`."""
+        country, carrier = range_destination(phone)
+        source = UNKNOWN if carrier == UNKNOWN else RANGE_SOURCE
+        hlr = self.hlr
+        if hlr is not None and len(hlr):
+            answered = hlr.carrier_of(phone_digest(phone))
+            if answered is not None:
+                carrier, source = answered, HLR_SOURCE
+        return country, carrier, source
+
+    def _labels_of(self, destination: Destination) -> tuple[str, str]:
+        """The bounded (country, carrier) labels of a destination: the country among the first
+        `max_countries` of the partition, the carrier configured or among its country's first
+        `max_carriers_per_country`; else `other`. Remembered: the hot path reads them directly."""
+        country = self.countries(destination[0], missing=UNKNOWN)
+        labels = (country, self._carriers_of(country)(destination[1], missing=UNKNOWN))
+        self._destination_labels[destination] = labels
+        return labels
+
+    def _carriers_of(self, country: str) -> BoundedLabel:
+        carriers = self.carriers.get(country)
+        if carriers is None:
+            carriers = self.carriers[country] = BoundedLabel(
+                (*self.config.carriers, UNKNOWN), max_seen=self.config.max_carriers_per_country
+            )
+        return carriers
+
+    def _remember_network(self, callback: StatusCallback, received_at_ns: int) -> tuple[int, str, int] | None:
+        """The look-up's answered network as a carrier, remembered for the number's later messages."""
+        hlr = callback.hlr
+        if hlr is None:
+            return None
+        carrier = hlr_carrier(hlr.mcc, hlr.mnc, hlr.network)
+        if carrier is None:
+            return None
+        digest = phone_digest(callback.phone)
+        if self.hlr is not None:
+            self.hlr.remember(digest, carrier, received_at_ns)
+        return digest, carrier, received_at_ns
 
     def _voice_call(self, account: str, callback: StatusCallback) -> None:
         agg = self.aggregates
@@ -239,30 +341,52 @@ class PartitionProcessor:
     # -- snapshots ------------------------------------------------------------------------------------
 
     def to_json(self) -> dict[str, Any]:
+        rows, destinations = self.messages.rows()
         return {
             "partition": self.partition,
             "offset": self.offset,
             "clock_ns": self.clock_ns,
             "aggregates": self.aggregates.to_json(),
-            "messages": self.messages.rows(),
+            "messages": rows,
+            "destinations": destinations,
             "seen": _digests_to_json(self.seen),
             "finished": _members_to_json(self.finished),
             "labels": {name: label.seen() for name, label in self._labels().items()},
         }
 
     @classmethod
-    def from_json(cls, data: dict[str, Any], config: ProcessorConfig) -> PartitionProcessor:
-        processor = cls(data["partition"], config)
+    def from_json(
+        cls, data: dict[str, Any], config: ProcessorConfig, hlr: HlrMemory | None = None
+    ) -> PartitionProcessor:
+        """The processor of a snapshot. With destinations on, a message without one (a snapshot from
+        before destinations, or taken with them off) gets it now, from the number in its key (its carrier
+        source is not counted: that happens at a message's first status)."""
+        processor = cls(data["partition"], config, hlr)
         processor.offset = data["offset"]
         processor.clock_ns = data["clock_ns"]
         processor.aggregates = Aggregates.from_json(data["aggregates"], processor.partition)
-        messages = processor.messages
-        for key, first_seen, type_, counted, cost in data["messages"]:
-            messages.set(key, first_seen, type_, counted, None if cost is None else Decimal(cost))
-        processor.seen.restore(_digests_from_json(data["seen"]))
-        processor.finished.restore(_members_from_json(data["finished"]))
+        # Labels first: a destination computed below takes its labels after the restored ones.
         for name, label in processor._labels().items():
             label.restore(data["labels"].get(name, ()))
+        for name, seen in data["labels"].items():
+            if name.startswith(_CARRIERS_LABEL):
+                processor._carriers_of(name.removeprefix(_CARRIERS_LABEL)).restore(seen)
+        destinations: list[Destination] = [
+            (country, carrier, source) for country, carrier, source in data.get("destinations", ())
+        ]
+        messages = processor.messages
+        for key, first_seen, type_, counted, cost, *rest in data["messages"]:
+            where = rest[0] if rest else None
+            destination: Destination | None = None  # off: none of that work, from the snapshot on
+            if config.destinations:
+                destination = (
+                    processor.destination(phone_of_key(key)) if where is None else destinations[where]
+                )
+            messages.set(
+                key, first_seen, type_, counted, None if cost is None else Decimal(cost), destination
+            )
+        processor.seen.restore(_digests_from_json(data["seen"]))
+        processor.finished.restore(_members_from_json(data["finished"]))
         return processor
 
     def _labels(self) -> dict[str, BoundedLabel]:
@@ -272,7 +396,15 @@ class PartitionProcessor:
             "incoming_numbers": self.incoming_numbers,
             "hlr_values": self.hlr_values,
             "unknown_codes": self.unknown_codes,
+            "countries": self.countries,
+            **{_CARRIERS_LABEL + country: carriers for country, carriers in sorted(self.carriers.items())},
         }
+
+
+def phone_of_key(key: str) -> str:
+    """The number of a message state's key, `account|id:phone`: after the last `:`. An id may hold `:`,
+    a number SMSC sends does not (a number that does reads as an unknown destination anyway)."""
+    return key.rpartition(":")[2]
 
 
 # Snapshot layout of the two expiring sets: columns, expiry times as differences from the previous one

@@ -44,6 +44,38 @@ class WorkerSettings(BaseSettings):
     account_timezone: str = Field(default="Europe/Moscow", description="zone of the `time` texts of statuses")
     senders: tuple[str, ...] = Field(default=(), description="sender names always kept as labels (JSON list)")
     max_senders: int = Field(default=50, ge=0, description="other sender names kept as labels, first seen")
+    destinations: bool = Field(
+        default=True,
+        description="count delivery by destination (country, carrier) and put it on the events; off: "
+        "events carry a null destination and the smsc_destination_* metrics stay empty",
+    )
+    carriers: tuple[str, ...] = Field(
+        default=(),
+        description="carrier names always kept as labels, in their canonical spelling (JSON list)",
+    )
+    max_countries: int = Field(
+        default=50, ge=0, description="countries kept as labels per partition, first seen; the rest `other`"
+    )
+    max_carriers_per_country: int = Field(
+        default=10,
+        ge=0,
+        description="other carriers kept as labels per country and partition, first seen; the rest `other`",
+    )
+    hlr_retention_seconds: int = Field(
+        default=30 * 86400,
+        ge=0,
+        description="how long an HLR look-up's network stays the carrier of its number",
+    )
+    hlr_max_numbers: int = Field(
+        default=5_000_000,
+        ge=0,
+        description="numbers whose HLR network the worker remembers at most (oldest forgotten first)",
+    )
+    hlr_topic: str = Field(
+        default="smsc.hlr.networks",
+        min_length=1,
+        description="the compacted topic of HLR networks the workers share (number digest -> carrier)",
+    )
     archive: bool = Field(default=True, description="run the archive sink (smsc.events -> Parquet)")
     archive_root: str = Field(
         default=DEFAULT_ARCHIVE_ROOT,

@@ -9,7 +9,7 @@ import pytest
 
 from simulator import WireConfig, generate
 from smsc.errors import DecodeError, FieldError, InputTooLargeError, SmscError
-from smsc.events import dumps_callback_event, dumps_event, event_from_callback
+from smsc.events import Destination, dumps_callback_event, dumps_event, event_from_callback
 from smsc.models import Callback, StatusCallback
 from smsc.parse import _int, account_timezone, parse_callback, parse_time
 from smsc.wire import BodyFormat, Limits, _decode_json, decode_request
@@ -99,10 +99,25 @@ def test_event_times_outside_utc_keep_their_own_text() -> None:
     assert json.loads(dumps_event(event)) == event
 
 
-def _both(callback: Callback, account: str = "acme") -> tuple[bytes, bytes]:
-    direct = dumps_callback_event(callback, account=account, received_at_ns=7, raw_partition=1, raw_offset=9)
-    event = event_from_callback(callback, account=account, received_at_ns=7, raw_partition=1, raw_offset=9)
+def _both(
+    callback: Callback, account: str = "acme", destination: Destination | None = None
+) -> tuple[bytes, bytes]:
+    direct = dumps_callback_event(
+        callback, account=account, received_at_ns=7, raw_partition=1, raw_offset=9, destination=destination
+    )
+    event = event_from_callback(
+        callback, account=account, received_at_ns=7, raw_partition=1, raw_offset=9, destination=destination
+    )
     return direct, dumps_event(event)
+
+
+DESTINATIONS: list[Destination | None] = [
+    None,
+    ("RU", "MTS", "range"),
+    ("KZ", "Beeline", "hlr"),
+    ("unknown", "unknown", "unknown"),
+    ("RU", 'Tele"2\\ \u2028Ё\n', "hlr"),  # what the carrier's name may hold is escaped alike
+]
 
 
 @pytest.mark.parametrize("body_format", list(BodyFormat))
@@ -114,8 +129,9 @@ def test_the_direct_event_is_the_general_event_byte_for_byte(body_format: BodyFo
             callback = parse_callback(request.params)
         except SmscError:
             continue
-        direct, general = _both(callback, simulated.account)
-        assert direct == general
+        for destination in DESTINATIONS:
+            direct, general = _both(callback, simulated.account, destination)
+            assert direct == general
 
 
 @pytest.mark.parametrize(
@@ -146,8 +162,9 @@ def test_the_direct_event_is_the_general_event_byte_for_byte(body_format: BodyFo
     ],
 )
 def test_unusual_callbacks_give_the_same_event_bytes(params: dict[str, str]) -> None:
-    direct, general = _both(parse_callback(params))
-    assert direct == general
+    for destination in DESTINATIONS:
+        direct, general = _both(parse_callback(params), destination=destination)
+        assert direct == general
 
 
 def test_values_of_other_types_take_the_general_path() -> None:

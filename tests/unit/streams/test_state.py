@@ -10,6 +10,7 @@ import pytest
 
 from smsc import encode_request
 from smsc.codes import Outcome
+from smsc.events import Destination
 from streams.expiring import ExpiringSet
 from streams.lifecycle import Counted, MessageState, MessageTable, Transition, advance, step
 from streams.processor import (
@@ -112,25 +113,59 @@ def test_step_and_advance_agree_with_the_reference_on_every_input() -> None:
         assert state.counted == expected_state.counted
 
 
+RU_MTS = ("RU", "MTS", "range")
+
+
 @pytest.mark.parametrize(
-    ("first_seen", "type_", "counted", "cost"),
+    ("first_seen", "type_", "counted", "cost", "destination"),
     [
-        (1_795_523_405, 0, 0, None),
-        (1_795_523_405, 255, 127, Decimal("1.50")),
-        (-62_135_596_800, 7, 33, Decimal("0.000000000001")),  # 0001-01-01: a negative time packs too
-        (0, 256, 1, Decimal("2")),  # a type beyond 8 bits: kept as a MessageState
-        (12, 2**40, 64, None),
+        (1_795_523_405, 0, 0, None, None),
+        (1_795_523_405, 255, 127, Decimal("1.50"), RU_MTS),
+        (-62_135_596_800, 7, 33, Decimal("0.000000000001"), ("KZ", "Kcell", "hlr")),  # a negative time too
+        (0, 256, 1, Decimal("2"), RU_MTS),  # a type beyond 8 bits: kept as a MessageState
+        (12, 2**40, 64, None, None),
     ],
 )
 def test_a_message_state_round_trips_exactly(
-    first_seen: int, type_: int, counted: int, cost: Decimal | None
+    first_seen: int, type_: int, counted: int, cost: Decimal | None, destination: Destination | None
 ) -> None:
     table = MessageTable()
-    table.set("k", first_seen, type_, counted, cost)
+    table.set("k", first_seen, type_, counted, cost, destination)
     got = table.get("k")
-    assert got == (first_seen, type_, counted, cost)
+    assert got == (first_seen, type_, counted, cost, destination)
     assert got is not None
     assert str(got[3]) == str(cost)
+    rows, destinations = table.rows()
+    assert rows == [["k", first_seen, type_, counted, None if cost is None else str(cost), rows[0][5]]]
+    assert destination_of(rows[0], destinations) == destination
+
+
+def destination_of(row: list[object], destinations: list[list[str]]) -> tuple[str, ...] | None:
+    """The destination of a snapshot row: its last column indexes the destinations."""
+    index = row[5]
+    if index is None:
+        return None
+    assert isinstance(index, int)
+    return tuple(destinations[index])
+
+
+def test_a_full_destination_table_loses_nothing_and_the_rows_index_their_destinations() -> None:
+    table = MessageTable()
+    table.set("none", 1, 0, 0, None)
+    for i in range(66_000):  # beyond the 65,535 interned destinations
+        table.set(f"m{i}", i, 0, 0, None, ("RU", f"carrier {i}", "range"))
+    table.set("again", 5, 0, 0, None, ("RU", "carrier 3", "range"))
+    assert all(table.get(f"m{i}") == (i, 0, 0, None, ("RU", f"carrier {i}", "range")) for i in range(66_000))
+    assert table.get("none") == (1, 0, 0, None, None)
+    rows, destinations = table.rows()
+    assert len(destinations) == 66_000
+    for row in rows:
+        key = row[0]
+        assert isinstance(key, str)
+        state = table.get(key)
+        assert state is not None
+        assert destination_of(row, destinations) == state[4]
+    assert rows[-1][5] == rows[4][5] == 3  # "again" and "m3": one destination, indexed once
 
 
 def test_costs_keep_their_digits_and_a_full_cost_table_loses_nothing() -> None:
@@ -141,7 +176,7 @@ def test_costs_keep_their_digits_and_a_full_cost_table_loses_nothing() -> None:
     assert str(table.get("b")[3]) == "1.50"  # type: ignore[index]
     for i in range(70_000):  # beyond the 65,535 interned costs
         table.set(f"m{i}", i, 1, 32, Decimal(i) / 100)
-    assert all(table.get(f"m{i}") == (i, 1, 32, Decimal(i) / 100) for i in range(70_000))
+    assert all(table.get(f"m{i}") == (i, 1, 32, Decimal(i) / 100, None) for i in range(70_000))
     assert len(table) == 70_002
     assert "m69999" in table
     table.pop("m69999")
