@@ -7,6 +7,10 @@ topic (raw body and headers plus the reason), and the state table `partition-sta
 holds a snapshot of each partition's processor with the source offset it reached. After a crash or a
 rebalance, the owner restores the snapshot and replays the raw partition from the next offset: every
 aggregate is a function of the source records, so the numbers stay exact without Kafka transactions.
+
+Beside them, the HLR sharing topic (`streams/hlr_sharing.py`): the final HLR answers the worker processes
+go out to it, and every worker's come back into the worker's one `HlrMemory`, which all its partitions'
+processors consult for the carrier of a message's number.
 """
 
 from __future__ import annotations
@@ -30,8 +34,10 @@ from smsc.raw_record import RawRecord
 from streams import snapshot
 from streams.aggregates import Aggregates
 from streams.archive_sink import ArchiveSink
-from streams.metrics import AggregatesCollector
-from streams.processor import PartitionProcessor, ProcessorConfig, SourceRecord, Verdict
+from streams.hlr_memory import HlrMemory
+from streams.hlr_sharing import HlrNetwork, HlrSharing
+from streams.metrics import AggregatesCollector, SkippedAnswersCollector
+from streams.processor import NS, PartitionProcessor, ProcessorConfig, SourceRecord, Verdict
 from streams.progress import PartitionProgress, ProgressCollector
 from streams.settings import WorkerSettings
 
@@ -41,12 +47,14 @@ logger = logging.getLogger(__name__)
 RAW_OFFSET_HEADER: Final = "smsc-raw-offset"
 REASON_HEADER: Final = "smsc-dead-reason"
 STATE_TABLE: Final = "partition-state"
+#: How long a starting worker waits for the shared HLR answers before it processes without the rest.
+HLR_LOAD_TIMEOUT_SECONDS: Final = 60.0
 
 
 class Sidecar:
     """Reads, processes and snapshots the raw partitions Faust assigned to this worker."""
 
-    def __init__(self, app: faust.App, table: Any, settings: WorkerSettings) -> None:
+    def __init__(self, app: faust.App, table: Any, settings: WorkerSettings, hlr_sharing: HlrSharing) -> None:
         self.app = app
         self.table = table
         self.settings = settings
@@ -55,7 +63,14 @@ class Sidecar:
             timezone=account_timezone(settings.account_timezone),
             senders=settings.senders,
             max_senders=settings.max_senders,
+            destinations=settings.destinations,
+            carriers=settings.carriers,
+            max_countries=settings.max_countries,
+            max_carriers_per_country=settings.max_carriers_per_country,
         )
+        # One memory for all the partitions of the worker, fed by every worker's answers (the topic).
+        self.hlr_sharing = hlr_sharing
+        self.hlr = hlr_sharing.memory
         self.processors: dict[int, PartitionProcessor] = {}
         # Per partition, the highest raw offset already written to each output topic (a replay skips it).
         self._emitted_events: dict[int, int] = {}
@@ -219,6 +234,7 @@ class Sidecar:
         )
         await consumer.start()
         await producer.start()
+        await self._wait_for_hlr_answers()
         self._tick = time.monotonic()
         watch = asyncio.create_task(self._watch())
         try:
@@ -238,6 +254,25 @@ class Sidecar:
             await producer.stop()
             await consumer.stop()
 
+    async def _wait_for_hlr_answers(self) -> None:
+        """Before the first record: the answers already shared, so that a restart or a replay gives the
+        messages the carriers they would have had (the rest only as they arrive: docs/streams-design.md)."""
+        try:
+            async with asyncio.timeout(HLR_LOAD_TIMEOUT_SECONDS):
+                await self.hlr_sharing.loaded.wait()
+        except TimeoutError:
+            logger.warning(
+                "hlr answers not loaded within %ss: processing goes on, they apply as they arrive",
+                HLR_LOAD_TIMEOUT_SECONDS,
+            )
+
+    def _expire_hlr(self) -> None:
+        """The worker's clock for the memory: the newest receive time of the partitions it processes (the
+        data's time, as every expiry of the processors: a replay of old records expires nothing early)."""
+        now_ns = max((processor.clock_ns for processor in self.processors.values()), default=0)
+        if self.hlr is not None and now_ns:
+            self.hlr.expire(now_ns)
+
     async def _run_generation(self, consumer: AIOKafkaConsumer, producer: AIOKafkaProducer) -> None:
         settings = self.settings
         generation = self._generation
@@ -254,6 +289,7 @@ class Sidecar:
             self._note_end_offsets(consumer)
             if time.monotonic() - last_snapshot >= settings.snapshot_interval_seconds:
                 await self._snapshot(self._active, lease)
+                self._expire_hlr()
                 last_snapshot = time.monotonic()
         await self._snapshot(self._active, lease)
 
@@ -310,11 +346,11 @@ class Sidecar:
         if restored is None:
             logger.info("partition state new partition=%d", partition)
             self._snapshot_ids[partition] = 0
-            return PartitionProcessor(partition, self.config)
+            return PartitionProcessor(partition, self.config, hlr=self.hlr)
         snapshot_id, state = restored
         self._snapshot_ids[partition] = snapshot_id
         logger.info("partition state restored partition=%d offset=%d", partition, state["offset"])
-        return PartitionProcessor.from_json(state, self.config)
+        return PartitionProcessor.from_json(state, self.config, hlr=self.hlr)
 
     async def _last_raw_offset(self, topic: str, partition: int) -> int:
         return await _last_raw_offset(self.settings.kafka_bootstrap_servers, topic, partition)
@@ -324,6 +360,7 @@ class Sidecar:
     ) -> None:
         events_topic, dead_topic = self.settings.events_topic, self.settings.dead_topic
         outgoing: list[_Outgoing] = []
+        answers: list[HlrNetwork] = []
         for tp, records in batch.items():
             processor = self.processors.get(tp.partition)
             if processor is None:
@@ -360,6 +397,8 @@ class Sidecar:
                         )
                     )
                     verdict, event, result_reason = result.verdict, result.event, result.reason or ""
+                    if result.hlr_network is not None:
+                        answers.append(result.hlr_network)
                 # Emitted before a crash or a rebalance: that topic has it already.
                 if verdict is Verdict.EVENT and event is not None and record.offset > emitted_events:
                     offset_header = (RAW_OFFSET_HEADER, str(record.offset).encode())
@@ -374,6 +413,8 @@ class Sidecar:
         deliveries: list[Any] = []
         for out in outgoing:
             await out.send(deliveries)
+        # A replay publishes its answers again: the same record, which changes nothing for a reader.
+        deliveries += await self.hlr_sharing.publish(producer, answers)
         if deliveries:
             await asyncio.gather(*deliveries)
 
@@ -541,15 +582,30 @@ def create_app(settings: WorkerSettings, registry: CollectorRegistry = REGISTRY)
         key_type=bytes,  # bytes keys and values: the raw codec, no JSON round trip of the snapshots
         value_type=bytes,
     )
-    sidecar = Sidecar(app, table, settings)
+    hlr_memory = (
+        HlrMemory(retention_ns=settings.hlr_retention_seconds * NS, max_numbers=settings.hlr_max_numbers)
+        if settings.hlr_retention_seconds and settings.hlr_max_numbers
+        else None  # HLR answers not used for carriers (still published for the other workers)
+    )
+    hlr_sharing = HlrSharing(
+        settings.kafka_bootstrap_servers, settings.hlr_topic, hlr_memory, client_id=f"{settings.app_id}-hlr"
+    )
+    sidecar = Sidecar(app, table, settings, hlr_sharing)
     connect_sidecar(app, sidecar)
-    registry.register(AggregatesCollector(sidecar.owned_aggregates))
+    registry.register(
+        AggregatesCollector(sidecar.owned_aggregates, hlr_numbers_remembered=lambda: len(hlr_sharing))
+    )
+    registry.register(SkippedAnswersCollector(hlr_sharing.skipped_counts))
     registry.register(ProgressCollector(sidecar.owned_progress))
     setup_prometheus_sensors(app, registry=registry, name_prefix="smsc_streams")
 
     @app.task  # type: ignore[untyped-decorator]
     async def _sidecar() -> None:
         await sidecar.run()
+
+    @app.task  # type: ignore[untyped-decorator]
+    async def _hlr_answers() -> None:
+        await hlr_sharing.run()
 
     if settings.archive:
         sink = ArchiveSink(settings, registry)

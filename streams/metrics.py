@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import time
 from collections import defaultdict
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator, Mapping
 
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, HistogramMetricFamily, Metric
 from prometheus_client.registry import Collector
@@ -20,19 +20,29 @@ from prometheus_client.registry import Collector
 from smsc.codes import ERROR_CODES
 from streams.aggregates import Aggregates, Histogram, Number
 from streams.contract import BY_NAME, METRICS, MetricSpec, MetricType
+from streams.hlr_sharing import SKIPPED_ANSWERS
 
 #: Exposed label values of one series, the partition last; its value.
 _Row = tuple[list[str], Number]
 
 
 class AggregatesCollector(Collector):
-    """Reads `owned()` (the aggregates of the owned partitions) on every scrape; keeps no state of its own."""
+    """Reads `owned()` (the aggregates of the owned partitions) on every scrape; keeps no state of its own.
+
+    `hlr_numbers_remembered()`, when given, is the size of the worker's HLR memory: a gauge of the worker,
+    shared by its partitions, so without a `partition` label.
+    """
 
     def __init__(
-        self, owned: Callable[[], Iterable[Aggregates]], clock: Callable[[], float] = time.time
+        self,
+        owned: Callable[[], Iterable[Aggregates]],
+        clock: Callable[[], float] = time.time,
+        *,
+        hlr_numbers_remembered: Callable[[], int] | None = None,
     ) -> None:
         self._owned = owned
         self._clock = clock
+        self._hlr_numbers_remembered = hlr_numbers_remembered
 
     def describe(self) -> Iterator[Metric]:
         return iter(())  # the families depend on what is owned; describing none keeps registration cheap
@@ -50,6 +60,8 @@ class AggregatesCollector(Collector):
             for (labels, window), (messages, delivered) in sorted(aggregates.cohort_gauges(now).items()):
                 values["smsc_cohort_messages"].append(([*labels, window, partition], messages))
                 values["smsc_cohort_delivered"].append(([*labels, window, partition], delivered))
+        if self._hlr_numbers_remembered is not None:
+            values["smsc_hlr_numbers_remembered"].append(([], self._hlr_numbers_remembered()))
         for spec in METRICS:
             if spec.name == "smsc_error_code_info":
                 yield _error_codes()
@@ -89,6 +101,23 @@ def _error_codes() -> Metric:
         family.add_metric([str(code), row.description, row.category], 1.0)
     family.add_metric(["unknown", "an error code not in the table", "unknown"], 1.0)
     return family
+
+
+class SkippedAnswersCollector(Collector):
+    """The records of the HLR sharing topic this worker could not read, by reason (`skipped()`)."""
+
+    def __init__(self, skipped: Callable[[], Mapping[str, int]]) -> None:
+        self._skipped = skipped
+
+    def describe(self) -> Iterator[Metric]:
+        return self.collect()
+
+    def collect(self) -> Iterator[Metric]:
+        spec = SKIPPED_ANSWERS
+        family = CounterMetricFamily(spec.name.removesuffix("_total"), spec.help, labels=spec.exposed_labels)
+        for reason, count in sorted(self._skipped().items()):
+            family.add_metric([reason], float(count))
+        yield family
 
 
 def _bound(bound: float) -> str:

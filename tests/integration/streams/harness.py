@@ -32,6 +32,12 @@ class Topics:
     events: str
     dead: str
     app_id: str
+    #: The HLR sharing topic; by default the test's own (`hlr_topic`): no answers leak between tests.
+    hlr: str | None = None
+
+    @property
+    def hlr_topic(self) -> str:
+        return self.hlr if self.hlr is not None else f"hlr.{self.app_id}"
 
 
 async def _produce(bootstrap: str, topic: str, callbacks: Sequence[SimulatedCallback]) -> None:
@@ -93,6 +99,7 @@ def worker_env(bootstrap: str, topics: Topics, data_dir: Path, port: int) -> dic
         "SMSC_WORKER_RAW_TOPIC": topics.raw,
         "SMSC_WORKER_EVENTS_TOPIC": topics.events,
         "SMSC_WORKER_DEAD_TOPIC": topics.dead,
+        "SMSC_WORKER_HLR_TOPIC": topics.hlr_topic,
         "SMSC_WORKER_WEB_PORT": str(port),
         "SMSC_WORKER_DATA_DIR": str(data_dir / f"worker-{port}"),
         "SMSC_WORKER_SNAPSHOT_INTERVAL_SECONDS": "1",
