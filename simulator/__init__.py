@@ -8,14 +8,17 @@
     labels = {"account": "default", "type": "sms", "sender": "SMSC.RU"}
     truth.value("smsc_messages_final_total", **labels, outcome="expired")  # a Decimal, exact
 
-`simulate(Scenario(...))` is the endless stream for timed runs, `Poster` posts it as SMSC does
-(rate, concurrency, retries), `smsc-analytics simulate` is the command. See docs/simulator.md.
+`generate(..., recipients=Recipients(degrade_carrier="MegaFon", ported_share=0.05))` sends to a
+degraded carrier and to ported numbers. `simulate(Scenario(...))` is the endless stream for timed runs,
+`Poster` posts it as SMSC does (rate, concurrency, retries), `smsc-analytics simulate` is the command.
+See docs/simulator.md.
 """
 
 from simulator.callbacks import Fault, SimulatedCallback
 from simulator.errors import ConfigError, EndpointUnreachableError, SimulatorError
 from simulator.faults import NO_FAULTS, ErrorBurst, Faults, Malformation
 from simulator.poster import Poster, PostPolicy, PostReport, PostStats, callback_url, check_reachable
+from simulator.recipients import Recipients
 from simulator.scenario import Scenario, generate, simulate
 from simulator.truth import CONTRACT, Arrival, MetricSpec, Recount, Truth
 from simulator.wire import WireConfig
@@ -39,6 +42,7 @@ __all__ = [
     "PostStats",
     "Poster",
     "Product",
+    "Recipients",
     "Recount",
     "Scenario",
     "SimulatedCallback",

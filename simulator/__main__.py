@@ -15,6 +15,7 @@ from simulator.poster import Poster, PostReport, PostStats, check_reachable
 from simulator.scenario import Scenario, simulate
 from simulator.settings import SimulatorSettings
 from simulator.truth import Recount
+from simulator.vocabulary import carriers
 from smsc_analytics.config import settings_or_exit
 
 PROG: Final = "smsc-analytics simulate"
@@ -36,6 +37,7 @@ examples:
   smsc-analytics simulate --duration 300 --rate 50 --secret s3cr3t --signature sha1 \\
       --duplicate-ratio 0.05 --malformed-ratio 0.01 --error-burst 60:30
   smsc-analytics simulate --charset windows-1251 --format form --query-keys none   # a plain account
+  smsc-analytics simulate --rate 50 --degrade-carrier MegaFon --ported-share 0.05   # where delivery drops
 
 exit status: 0 done (or stopped by Ctrl-C / SIGTERM), 2 invalid options, 3 endpoint unreachable."""
 
@@ -175,6 +177,29 @@ def build_parser() -> argparse.ArgumentParser:
         metavar="N",
         help="pace of the workload in simulated time (default: --rate / 2.8, so simulated time follows "
         "the clock; 10 with --rate 0)",
+    )
+    workload.add_argument(
+        "--degrade-carrier",
+        metavar="NAME",
+        help="most messages to numbers on this carrier's network fail or expire (about 30 %% delivered, "
+        f"operator errors 220/245/248/255): one of {', '.join(carriers())} (the carrier label), or "
+        "COUNTRY:NAME for one country's, e.g. RU:MTS (default: none)",
+    )
+    workload.add_argument(
+        "--ported-share",
+        type=float,
+        metavar="SHARE",
+        help="share of the recipients of SMS, flash, Viber and calls that are ported numbers (a range of one "
+        "Russian operator, on another's network); each is looked up (HLR) before it is first messaged "
+        "(default 0)",
+    )
+    workload.add_argument(
+        "--ported-settle",
+        dest="ported_settle_seconds",
+        type=float,
+        metavar="SECONDS",
+        help="a ported number is messaged only this long (simulated seconds) after its look-up answer was "
+        f"sent (default {_default('ported_settle_seconds'):g})",
     )
     workload.add_argument(
         "--start",

@@ -1,4 +1,4 @@
-"""Seeded random draws the workload is made of: weighted choices and bounded delays."""
+"""Seeded random draws the workload is made of: weighted choices, bounded delays, forked generators."""
 
 from __future__ import annotations
 
@@ -25,6 +25,12 @@ def delay(rng: Random, median_seconds: float, *, low: float, high: float, spread
 def chance(rng: Random, probability: float) -> bool:
     """True with `probability`; consumes one draw whatever the probability, so streams stay aligned."""
     return rng.random() < probability
+
+
+def forked(rng: Random) -> Random:
+    """A generator for a varying number of draws that takes one draw of `rng`: whatever it is used for,
+    the draws of `rng` that follow stay the same."""
+    return Random(rng.getrandbits(64))  # noqa: S311 - a reproducible simulation, not secrets
 
 
 def seeded(seed: int, stream: str) -> Random:

@@ -1,4 +1,4 @@
-"""A scenario (seed, account, start, pace, mix, wire, faults) and the stream of callbacks it produces.
+"""A scenario (seed, account, start, pace, mix, recipients, wire, faults) and the callbacks it produces.
 
     callbacks = generate(seed=7, count=5_000, faults=Faults(duplicate_ratio=0.05))
     for callback in simulate(Scenario(seed=7)):   # endless, for a timed run
@@ -21,6 +21,7 @@ from simulator.callbacks import SimulatedCallback
 from simulator.draws import seeded
 from simulator.errors import ConfigError
 from simulator.faults import NO_FAULTS, Faults, Injector
+from simulator.recipients import Recipients
 from simulator.wire import WireConfig, choose, write
 from simulator.workload import DEFAULT_START, Mix, Workload
 
@@ -38,6 +39,8 @@ class Scenario:
     #: Pace of the workload in simulated time: new messages (and incoming events) per second.
     messages_per_second: float = 10.0
     mix: Mix = field(default_factory=Mix)
+    #: Who messages go to: a degraded carrier, ported numbers.
+    recipients: Recipients = field(default_factory=Recipients)
     wire: WireConfig = field(default_factory=WireConfig)
     faults: Faults = NO_FAULTS
 
@@ -54,6 +57,7 @@ def simulate(scenario: Scenario) -> Iterator[SimulatedCallback]:
         messages_per_second=scenario.messages_per_second,
         mix=scenario.mix,
         faults=scenario.faults,
+        recipients=scenario.recipients,
     )
     wire_rng = seeded(scenario.seed, "wire")
 
@@ -91,6 +95,7 @@ def generate(
     account: str = "default",
     start: datetime = DEFAULT_START,
     messages_per_second: float = 10.0,
+    recipients: Recipients | None = None,
 ) -> list[SimulatedCallback]:
     """The first `count` callbacks of a scenario (copies and faults included in the count)."""
     if count < 0:
@@ -101,6 +106,7 @@ def generate(
         start=start,
         messages_per_second=messages_per_second,
         mix=mix or Mix(),
+        recipients=recipients or Recipients(),
         wire=wire or WireConfig(),
         faults=faults,
     )

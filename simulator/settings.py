@@ -11,6 +11,7 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from simulator.faults import ErrorBurst, Faults
 from simulator.poster import PostPolicy, check_url
+from simulator.recipients import Recipients
 from simulator.scenario import Scenario
 from simulator.wire import WireConfig
 from simulator.workload import Mix
@@ -42,6 +43,9 @@ class SimulatorSettings(BaseSettings):
     mix: str | None = None
     messages_per_second: float | None = Field(None, gt=0.0)
     start: datetime | None = None
+    degrade_carrier: str | None = None
+    ported_share: Ratio = 0.0
+    ported_settle_seconds: float = Field(60.0, ge=0.0)
     retry_interval_seconds: float = Field(240.0, ge=0.0)
     max_attempts: int = Field(50, ge=1)
     timeout_seconds: float = Field(10.0, gt=0.0)
@@ -101,8 +105,16 @@ class SimulatorSettings(BaseSettings):
             start=self.start or now,
             messages_per_second=pace,
             mix=Mix.parse(self.mix) if self.mix is not None else Mix(),
+            recipients=self.recipients(),
             wire=self.wire(),
             faults=self.faults(),
+        )
+
+    def recipients(self) -> Recipients:
+        return Recipients(
+            degrade_carrier=self.degrade_carrier or None,
+            ported_share=self.ported_share,
+            ported_settle_seconds=self.ported_settle_seconds,
         )
 
     def wire(self) -> WireConfig:

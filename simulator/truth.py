@@ -23,6 +23,13 @@ with `smsc/` for decoding and the code tables, and applies the contract's rules 
   every HLR look-up once, whatever its outcome, by country (`cn`), network (`net`) and roaming (`rcn`/`rnet`
   present) of that status's answer, `unknown` for what the answer lacks (a failed look-up has none: all
   three `unknown`).
+- **Destination** of a message (`country`, `carrier`), once, at its first status seen: the country and
+  the range's carrier from `phonenumbers` (`unknown` for none); but when a look-up answer for the same
+  number (any account) made an HLR look-up final as delivered before that status arrived (and at most
+  30 days before its time), the canonical carrier (simulator/vocabulary.py) of the network that answered
+  (`carrier_source` hlr; else range, or unknown when the range has no carrier). The destination metrics
+  count the final outcome, delivery latency and cost exactly as their totals above, so each sums to them
+  over destinations; the carrier sources count every message once, when it opens.
 - **Labels** of a count come from the callback that causes it (its `type`, `sender`, `flag`); the gauges
   use the type of the message's first status seen.
 - **Gauges** at the end: messages not final (in flight); cohorts = messages whose first-status time is in
@@ -32,7 +39,8 @@ with `smsc/` for decoding and the code tables, and applies the contract's rules 
 Label values: `type` = `smsc.message_type_name` (sms, viber, voice, hlr ...), `status`/`err` the decimal
 code, `outcome` an `Outcome`/`VoiceOutcome` value, `balance` main/second, `template_kind` a
 `TemplateKind` value or `none`, a missing sender `none`, a missing HLR field `unknown`, booleans
-`true`/`false`.
+`true`/`false`, `country` ISO 3166 alpha-2 or `unknown`, `carrier` libphonenumber's English name (or the
+vocabulary's canonical one, the same spelling) or `unknown`, `source` hlr/range/unknown.
 """
 
 from __future__ import annotations
@@ -46,6 +54,10 @@ from decimal import Decimal
 from pathlib import Path
 from typing import Any, Final, Literal, Protocol
 
+import phonenumbers
+from phonenumbers import carrier as phone_carriers
+
+from simulator.vocabulary import NETWORKS
 from smsc import (
     CallbackKind,
     CallConfirmation,
@@ -67,8 +79,13 @@ FORMAT: Final = "smsc-analytics/truth"
 VERSION: Final = 1
 COHORT_WINDOWS: Final = {"1h": timedelta(hours=1), "24h": timedelta(hours=24)}
 NONE: Final = "none"
-#: What an HLR look-up's answer lacks.
+#: What an HLR look-up's answer lacks; a number's country or carrier nobody knows.
 UNKNOWN: Final = "unknown"
+#: An HLR answer names a number's carrier for this long after it (the workers' default retention).
+HLR_RETENTION: Final = timedelta(days=30)
+#: Where a message's carrier came from (`smsc_destination_carrier_sources_total{source}`).
+HLR_SOURCE: Final = "hlr"
+RANGE_SOURCE: Final = "range"
 
 MetricType = Literal["counter", "gauge", "histogram"]
 
@@ -112,6 +129,20 @@ CONTRACT: Final = {
         MetricSpec("smsc_incoming_messages_total", "counter", ("account", "to", "is_reply")),
         MetricSpec("smsc_call_confirmations_total", "counter", ("account",)),
         MetricSpec("smsc_hlr_lookups_total", "counter", ("account", "country", "network", "roaming")),
+        MetricSpec(
+            "smsc_destination_messages_final_total",
+            "counter",
+            ("account", "type", "country", "carrier", "outcome"),
+        ),
+        MetricSpec(
+            "smsc_destination_delivery_latency_seconds",
+            "histogram",
+            ("account", "type", "country", "carrier"),
+        ),
+        MetricSpec(
+            "smsc_destination_cost_total", "counter", ("account", "type", "country", "carrier"), money=True
+        ),
+        MetricSpec("smsc_destination_carrier_sources_total", "counter", ("account", "source")),
         MetricSpec("smsc_callbacks_duplicate_total", "counter", ("account", "kind")),
         MetricSpec("smsc_callbacks_dead_total", "counter", ("account", "reason")),
     )
@@ -147,6 +178,8 @@ class _Message:
     type_name: str
     #: Unix time of its first status seen.
     first_at: float
+    #: (country, carrier) of its number when it opened.
+    destination: tuple[str, str]
     charged: bool = False
     cost: Decimal = Decimal(0)
     final: Outcome | None = None
@@ -262,6 +295,29 @@ def _matches(labels: Labels, wanted: Mapping[int, str]) -> bool:
     return all(labels[index] == value for index, value in wanted.items())
 
 
+def range_destination(phone: str) -> tuple[str, str]:
+    """(country, carrier) of the range `phone` belongs to, as libphonenumber knows it; `unknown` for none."""
+    try:
+        number = phonenumbers.parse(f"+{phone}")
+    except phonenumbers.NumberParseException:
+        return UNKNOWN, UNKNOWN
+    region = phonenumbers.region_code_for_number(number)
+    country = region if region and region not in ("ZZ", "001") else UNKNOWN  # 001: non-geographic
+    return country, phone_carriers.name_for_valid_number(number, "en") or UNKNOWN
+
+
+def _answered_carrier(callback: StatusCallback) -> str | None:
+    """The canonical carrier of the network that answered a look-up: by (mcc, mnc), else by its names."""
+    hlr = callback.hlr
+    if hlr is None:
+        return None
+    network = NETWORKS.get((hlr.mcc, hlr.mnc)) if hlr.mcc is not None and hlr.mnc is not None else None
+    if network is None:
+        named = (hlr.country, hlr.network)
+        network = next((n for n in NETWORKS.values() if (n.country_name, n.name) == named), None)
+    return network.carrier if network else None
+
+
 class Recount:
     """The recount fed one arrival at a time (a long simulator run keeps no callback, only this state)."""
 
@@ -270,6 +326,8 @@ class Recount:
         self.tz = tz or account_timezone(DEFAULT_ACCOUNT_TIMEZONE)
         self.seen: set[tuple[object, ...]] = set()
         self.messages: dict[tuple[str, str], _Message] = {}
+        #: phone -> (carrier, Unix time) of the latest look-up answer that named its network.
+        self.answered: dict[str, tuple[str, float]] = {}
         self.latest: datetime | None = None
 
     def add(self, arrival: Arrival) -> None:
@@ -341,7 +399,8 @@ class Recount:
         at = callback.occurred_at.timestamp() if callback.occurred_at else None
         message = self.messages.get((account, callback.message_key))
         if message is None:
-            message = _Message(type_name, first_at=at if at is not None else float("inf"))
+            first_at = at if at is not None else float("inf")
+            message = _Message(type_name, first_at, self.destination(account, callback.phone, first_at))
             self.messages[(account, callback.message_key)] = message
         if not message.charged and (callback.cost is not None or callback.cnt is not None):
             self.charge(account, message, callback)
@@ -350,6 +409,17 @@ class Recount:
             self.count("smsc_messages_engagement_total", account, type_name, outcome.value)
         if message.final is None and (outcome.is_final or outcome.implies_delivery):
             self.finish(account, message, callback, outcome, at)
+
+    def destination(self, account: str, phone: str, first_at: float) -> tuple[str, str]:
+        """A new message's (country, carrier), its carrier source counted."""
+        country, carrier = range_destination(phone)
+        answer = self.answered.get(phone)
+        if answer is not None and first_at - answer[1] <= HLR_RETENTION.total_seconds():
+            carrier, source = answer[0], HLR_SOURCE
+        else:
+            source = RANGE_SOURCE if carrier != UNKNOWN else UNKNOWN
+        self.count("smsc_destination_carrier_sources_total", account, source)
+        return country, carrier
 
     def charge(self, account: str, message: _Message, callback: StatusCallback) -> None:
         """`cost` and `cnt` once per message, from its first status that carries them."""
@@ -361,6 +431,8 @@ class Recount:
             template_kind = flag.template_kind.value if flag and flag.template_kind else NONE
             labels = (account, type_name, sender, balance, template_kind)
             self.count("smsc_cost_total", *labels, by=callback.cost)
+            destination = (account, type_name, *message.destination)
+            self.count("smsc_destination_cost_total", *destination, by=callback.cost)
         if callback.cnt is not None and callback.message_type != VOICE_TYPE:  # a call's cnt is seconds
             self.count("smsc_message_parts_total", account, type_name, sender, by=callback.cnt)
 
@@ -370,16 +442,23 @@ class Recount:
         type_name = callback.type_name
         final = Outcome.DELIVERED if outcome.implies_delivery else outcome
         message.final = final
+        destination = (account, type_name, *message.destination)
         self.count("smsc_messages_final_total", account, type_name, callback.sender or NONE, final.value)
+        self.count("smsc_destination_messages_final_total", *destination, final.value)
         if outcome is Outcome.DELIVERED and at is not None and message.first_at != float("inf"):
             # Only a delivered status times a delivery: read/clicked tell that it happened, not when.
-            self.observe("smsc_delivery_latency_seconds", max(0.0, at - message.first_at), account, type_name)
+            latency = max(0.0, at - message.first_at)
+            self.observe("smsc_delivery_latency_seconds", latency, account, type_name)
+            self.observe("smsc_destination_delivery_latency_seconds", latency, *destination)
         elif final is not Outcome.DELIVERED:
             self.count("smsc_cost_undelivered_total", account, type_name, by=message.cost)
         if callback.message_type == VOICE_TYPE:
             self.voice(account, callback)
         elif callback.message_type == HLR_TYPE:
             self.lookup(account, callback)
+            answered = _answered_carrier(callback) if final is Outcome.DELIVERED else None
+            if answered is not None and at is not None:
+                self.answered[callback.phone] = (answered, at)
 
     def lookup(self, account: str, callback: StatusCallback) -> None:
         """An HLR look-up, once, from the status that made it final: failed ones count too."""

@@ -7,8 +7,14 @@ status becomes one callback, sent shortly after it happened. `cost`, `cnt`, `typ
 belong to the message and are repeated on each of its statuses, as SMSC does. Callbacks come out in the
 order SMSC sends them, which is time order except where a fault moved one.
 
-Two generators drive it: one for the clean workload and one for faults, so a seed gives the same
-messages whatever faults are asked for.
+Recipients (simulator/recipients.py) are numbers of weighted destinations in several countries; with
+`Recipients.ported_share` some are ported numbers, each looked up (an HLR look-up answered by its new
+network) before it is first messaged; `Recipients.degrade_carrier` makes most messages to one carrier's
+numbers fail.
+
+Generators drive it: one for the clean workload, one for faults, one for ported numbers and one for a
+degraded carrier's failures, so a seed gives the same messages whatever faults are asked for, and
+degrading a carrier changes only the messages to that carrier's numbers.
 """
 
 from __future__ import annotations
@@ -27,18 +33,28 @@ from typing import Final
 from zoneinfo import ZoneInfo
 
 from simulator.callbacks import Fault
-from simulator.draws import chance, delay, seeded, weighted
+from simulator.draws import chance, delay, forked, seeded, weighted
 from simulator.errors import ConfigError
 from simulator.faults import NO_FAULTS, Faults, reorder
+from simulator.recipients import (
+    DEGRADED_SHARE,
+    PortedNumbers,
+    Recipient,
+    Recipients,
+    number,
+    phone_of,
+    regular_recipient,
+)
 from simulator.vocabulary import (
     CLIENT_NUMBERS,
     COMMENTS,
+    DEGRADED_ENDINGS,
     DTMF_KEYS,
     FAILURE_ERRORS,
     FAILURE_STATUSES,
     FLASH_TYPE,
     HLR_TYPE,
-    HOME_NETWORKS,
+    HOME_DESTINATIONS,
     PRICES,
     REPLIES,
     ROAMING,
@@ -62,6 +78,8 @@ ACCOUNT_ZONE: Final = ZoneInfo(DEFAULT_ACCOUNT_TIMEZONE)
 EXPIRY_MEDIAN_SECONDS: Final = 120.0
 #: SMSC posts a status this long after it happened, at most (seconds).
 MAX_POST_DELAY: Final = 0.8
+#: Regular numbers looked up that are kept from being messaged (beyond it, a demo-length run, forgotten).
+_MAX_LOOKED_UP: Final = 1_000_000
 
 
 class Product(StrEnum):
@@ -169,6 +187,7 @@ class Workload:
         messages_per_second: float = 10.0,
         mix: Mix | None = None,
         faults: Faults = NO_FAULTS,
+        recipients: Recipients | None = None,
     ) -> None:
         if start.tzinfo is None:
             raise ConfigError("must be timezone-aware", field="start")
@@ -178,12 +197,17 @@ class Workload:
         self.messages_per_second = messages_per_second
         self.mix = (mix or Mix()).table()
         self.faults = faults
+        self.recipients = recipients or Recipients()
         self.rng = seeded(seed, "workload")
         self.fault_rng = seeded(seed, "faults")
+        self.degrade_rng = seeded(seed, "degrade")
+        self.ported_rng = seeded(seed, "ported")
+        self.ported = PortedNumbers(self.ported_rng, self.recipients.ported_settle_seconds)
         self._ids = itertools.count(100_001)
         self._incoming_ids = itertools.count(5_000_001)
         self._order = itertools.count()
         self._recent_sms: deque[tuple[str, str]] = deque(maxlen=256)
+        self._looked_up: set[str] = set()
 
     def __iter__(self) -> Iterator[Planned]:
         heap: list[Planned] = []
@@ -207,9 +231,22 @@ class Workload:
 
     def _send(self, product: Product, now: float) -> list[Planned]:
         rng = self.rng
+        send = self._new_send(product)
+        recipients = rng.randint(2, 5) if product is Product.SMS and chance(rng, 0.12) else 1
+        planned: list[Planned] = []
+        for _ in range(recipients):
+            recipient, look_up = self._recipient(product, now)
+            planned += look_up
+            planned += self._message(send, product, now, recipient)
+            if product is Product.SMS:
+                self._recent_sms.append((send.id, recipient.phone))
+        return planned
+
+    def _new_send(self, product: Product) -> _Send:
+        rng = self.rng
         message_type = MESSAGE_TYPES[product]
         senders = SENDERS[message_type]
-        send = _Send(
+        return _Send(
             id=str(next(self._ids)),
             message_type=message_type,
             sender=rng.choice(senders) if senders else None,
@@ -222,29 +259,70 @@ class Workload:
             parts=weighted(rng, ((1, 65), (2, 25), (3, 7), (4, 3))) if product is Product.SMS else 1,
             cmt=rng.choice(COMMENTS),
         )
-        recipients = rng.randint(2, 5) if product is Product.SMS and chance(rng, 0.12) else 1
-        planned: list[Planned] = []
-        for _ in range(recipients):
-            network = weighted(rng, list(zip(HOME_NETWORKS, (30, 28, 22, 14, 3, 3), strict=True)))
-            phone = _phone(rng, network)
-            steps = self._walk(product, now, network)
-            planned += self._statuses(send, phone, steps)
-            if product is Product.SMS:
-                self._recent_sms.append((send.id, phone))
-        return planned
 
-    def _walk(self, product: Product, now: float, network: Network) -> list[_Step]:
+    def _recipient(self, product: Product, now: float) -> tuple[Recipient, list[Planned]]:
+        """Who one message goes to, and the look-up of a newly ported number planned with it, if any.
+
+        A ported recipient is one whose look-up answer has settled; while none has, the message goes to
+        a regular number.
+        """
+        regular = regular_recipient(self.rng)
         if product is Product.HLR:
-            steps = self._hlr_walk(now, network)
+            self._remember_looked_up(regular.phone)
+            return regular, []
+        while regular.phone in self._looked_up:
+            regular = regular_recipient(self.rng)
+        share = self.recipients.ported_share
+        if not share or not chance(self.ported_rng, share):
+            return regular, []
+        look_up: list[Planned] = []
+        if self.ported.wants_another():
+            ported = self.ported.port()
+            look_up = self._message(self._new_send(Product.HLR), Product.HLR, now, ported, answers=True)
+            self.ported.looked_up(ported, max(planned.sent_at for planned in look_up))
+        return self.ported.ready_at(now) or regular, look_up
+
+    def _remember_looked_up(self, phone: str) -> None:
+        """A regular number once looked up is never messaged afterwards: only ported numbers are (after
+        their answer has settled). A workers' shared HLR answer reaches other partitions with a delay, so a
+        random repeat would make the pipeline's carrier of that message a race (the truth's is not)."""
+        if len(self._looked_up) >= _MAX_LOOKED_UP:
+            self._looked_up.clear()  # a run this long is a demo: no recount compares it
+        self._looked_up.add(phone)
+
+    def _message(
+        self, send: _Send, product: Product, now: float, recipient: Recipient, *, answers: bool = False
+    ) -> list[Planned]:
+        steps = self._walk(product, now, recipient.network, answers=answers)
+        return self._statuses(send, recipient.phone, steps)
+
+    def _walk(self, product: Product, now: float, network: Network, *, answers: bool = False) -> list[_Step]:
+        if product is Product.HLR:
+            steps = self._hlr_walk(now, network, answers=answers)
         elif product is Product.VOICE:
             steps = self._voice_walk(now)
         else:
             steps = self._message_walk(product, now)
+        if product is not Product.HLR and self.recipients.degrades(network):
+            steps = self._degraded(steps, now)
         burst = self.faults.burst_at(now - self.start)
         if burst is not None and chance(self.fault_rng, burst.ratio):
             handed_over = [step for step in steps if step.status in (-1, 0)] or [_Step(0, now)]
             steps = [*handed_over, _Step(20, handed_over[-1].at + 2.0, burst.err)]
         return _strictly_increasing(steps)
+
+    def _degraded(self, steps: list[_Step], now: float) -> list[_Step]:
+        """Most messages to a degraded carrier's numbers fail or expire after hand-over (own generator)."""
+        rng = self.degrade_rng
+        if not chance(rng, DEGRADED_SHARE):
+            return steps
+        handed_over = [step for step in steps if step.status in (-1, 0)] or [_Step(0, now)]
+        status, err = weighted(rng, DEGRADED_ENDINGS)
+        if status == 3:
+            ends = handed_over[-1].at + delay(rng, EXPIRY_MEDIAN_SECONDS, low=30.0, high=1800.0)
+        else:
+            ends = handed_over[-1].at + delay(rng, 5.0, low=1.0, high=120.0)
+        return [*handed_over, _Step(status, ends, err)]
 
     def _message_walk(self, product: Product, now: float) -> list[_Step]:
         rng = self.rng
@@ -309,20 +387,21 @@ class Workload:
             steps.append(_Step(3, at + delay(rng, EXPIRY_MEDIAN_SECONDS, low=30.0, high=1800.0)))
         return steps
 
-    def _hlr_walk(self, now: float, network: Network) -> list[_Step]:
+    def _hlr_walk(self, now: float, network: Network, *, answers: bool = False) -> list[_Step]:
+        """A look-up; `answers`: it gets an answer (but for an error burst), as a ported number's does."""
         rng = self.rng
         steps = [_Step(0, now)] if chance(rng, 0.5) else []
         at = now + delay(rng, 2.0, low=0.5, high=15.0)
-        if chance(rng, 0.1):
+        if chance(rng, 0.1) and not answers:
             steps.append(_failure(rng, 20, at, errors=(1, 6, 11)))
             return steps
         extra = {
             "imsi": f"{network.mcc}{network.mnc}{rng.randrange(10**10):010d}",
-            "msc": _number(rng, network.prefix, 11),
+            "msc": number(rng, network.msc_prefix, 11 if network.msc_prefix.startswith("7") else 12),
             "mcc": str(network.mcc),
             "mnc": network.mnc,
-            "cn": network.country,
-            "net": network.network,
+            "cn": network.country_name,
+            "net": network.name,
         }
         if chance(rng, 0.12):
             extra["rcn"], extra["rnet"] = rng.choice(ROAMING)
@@ -330,7 +409,8 @@ class Workload:
         return steps
 
     def _statuses(self, send: _Send, phone: str, steps: list[_Step]) -> list[Planned]:
-        rng = self.rng
+        # However many statuses a burst or a degraded carrier left, the messages that follow stay the same.
+        rng = forked(self.rng)
         talk = next((int(step.extra["talk"]) for step in steps if "talk" in step.extra), 0)
         if send.message_type == VOICE_TYPE:
             cnt = talk
@@ -383,7 +463,7 @@ class Workload:
             sms_id, phone = rng.choice(self._recent_sms)
             params["sms_id"] = sms_id
         else:
-            phone = _phone(rng, rng.choice(HOME_NETWORKS))
+            phone = phone_of(rng, rng.choice(HOME_DESTINATIONS))
         params |= {
             "phone": phone,
             "mes": rng.choice(REPLIES),
@@ -395,7 +475,7 @@ class Workload:
         return self._at(now, CallbackKind.INCOMING, phone, params)
 
     def _confirmation(self, now: float) -> Planned:
-        phone = _phone(self.rng, self.rng.choice(HOME_NETWORKS))
+        phone = phone_of(self.rng, self.rng.choice(HOME_DESTINATIONS))
         params = {"waitcall": "1", "phone": phone, "ts": str(int(now))}
         return self._at(now, CallbackKind.CALL_CONFIRMATION, phone, params)
 
@@ -416,15 +496,6 @@ def _menu_path(rng: Random) -> str:
         keys.append(key)
         menu = menu[key]
     return "".join(keys)
-
-
-def _phone(rng: Random, network: Network) -> str:
-    return _number(rng, network.prefix, 11 if network.prefix.startswith("7") else 12)
-
-
-def _number(rng: Random, prefix: str, length: int) -> str:
-    digits = length - len(prefix)
-    return f"{prefix}{rng.randrange(10**digits):0{digits}d}"
 
 
 def _strictly_increasing(steps: list[_Step]) -> list[_Step]:

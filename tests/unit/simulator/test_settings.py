@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from simulator import ErrorBurst, Faults
+from simulator import ErrorBurst, Faults, Recipients
 from simulator.__main__ import build_parser, main
 from simulator.settings import CALLBACKS_PER_EVENT, SimulatorSettings
 from smsc import BodyFormat, SignatureAlgorithm
@@ -49,6 +49,9 @@ def test_help_explains_every_option(capsys: pytest.CaptureFixture[str]) -> None:
         "--query-keys",
         "--mix",
         "--drain-timeout",
+        "--degrade-carrier",
+        "--ported-share",
+        "--ported-settle",
     ):
         assert option in out
     assert "(default 240, as SMSC)" in out
@@ -68,6 +71,8 @@ def test_defaults() -> None:
     assert scenario.wire.query_keys is None
     assert scenario.wire.secret is None
     assert scenario.faults == Faults()
+    assert scenario.recipients == Recipients()
+    assert scenario.recipients.ported_settle_seconds == 60.0
     assert (policy.retry_interval_seconds, policy.max_attempts) == (240.0, 50)
     assert (policy.count, policy.duration_seconds, policy.drain_timeout_seconds) == (None, None, None)
     assert policy.rate_per_second == 100.0
@@ -112,6 +117,22 @@ def test_options_reach_the_scenario_and_the_policy(tmp_path: Path) -> None:
     assert chosen.truth_path == tmp_path / "t.json"
 
 
+def test_destination_options_reach_the_scenario(monkeypatch: pytest.MonkeyPatch) -> None:
+    chosen = settings("--degrade-carrier", "RU:MegaFon", "--ported-share", "0.05", "--ported-settle", "120")
+    assert chosen.scenario(now=NOW).recipients == Recipients("RU:MegaFon", 0.05, 120.0)
+    monkeypatch.setenv("SMSC_SIMULATOR_DEGRADE_CARRIER", "T2")
+    assert settings().scenario(now=NOW).recipients.degrade_carrier == "T2"
+
+
+def test_an_unknown_degraded_carrier_exits_2_naming_the_simulated_ones(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    assert main(["--degrade-carrier", "Vodafone"]) == 2
+    err = capsys.readouterr().err
+    assert "smsc-analytics simulate: degrade_carrier: no simulated carrier 'Vodafone'" in err
+    assert "Beeline, Kcell/Activ, MTS, MegaFon, T-Mobile, T2, Turkcell, Ucell, Velcom" in err
+
+
 def test_no_query_keys() -> None:
     assert settings("--query-keys", "none").wire().query_keys == ()
 
@@ -134,6 +155,8 @@ def test_the_environment_sets_what_options_do_not(monkeypatch: pytest.MonkeyPatc
         (["--concurrency", "0"], "SMSC_SIMULATOR_CONCURRENCY"),
         (["--account", "a/b"], "SMSC_SIMULATOR_ACCOUNT"),
         (["--start", "2025-03-03T09:00:00"], "SMSC_SIMULATOR_START"),
+        (["--ported-share", "1.5"], "SMSC_SIMULATOR_PORTED_SHARE"),
+        (["--ported-settle", "-1"], "SMSC_SIMULATOR_PORTED_SETTLE_SECONDS"),
     ],
 )
 def test_invalid_settings_are_named_and_exit_2(

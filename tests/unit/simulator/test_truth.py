@@ -425,3 +425,108 @@ def test_raw_records_read_back_from_kafka_recount_the_same() -> None:
         for callback in callbacks
     ]
     assert Truth.from_callbacks(records).to_json() == Truth.from_callbacks(callbacks).to_json()
+
+
+# -- destinations ---------------------------------------------------------------------------------
+
+
+BEELINE_NUMBER = "79031234567"  # a Beeline range (Russia)
+DAY = 86_400
+
+
+def destination(**labels: str) -> dict[str, str]:
+    return {"account": "acme", "type": "sms", "country": "RU", "carrier": "Beeline", **labels}
+
+
+def look_up(at: int, answer: dict[str, object] | None = None, *, phone: str = BEELINE_NUMBER) -> Raw:
+    """An HLR look-up of `phone` answered at T + at (by MTS, or the `answer` fields; None drops one)."""
+    fields: dict[str, Any] = {"mcc": 250, "mnc": "01", "cn": "Россия", "net": "МТС"} | (answer or {})
+    fields |= {"id": f"hlr{at}", "phone": phone, "type": 4, "cost": "0.10", "cnt": 1}
+    return status(1, at, **{name: value for name, value in fields.items() if value is not None})
+
+
+def test_a_message_counts_under_its_range_destination() -> None:
+    truth = Truth.from_callbacks(
+        [
+            status(0, 0, phone=BEELINE_NUMBER),
+            status(1, 10, phone=BEELINE_NUMBER),
+            status(0, 0, id="2", phone=BEELINE_NUMBER, cost="1.00"),
+            status(20, 5, id="2", phone=BEELINE_NUMBER, cost="1.00", err=255),
+            status(0, 0, id="3", phone="79161234567"),  # a range libphonenumber names no carrier for
+            status(3, 90, id="3", phone="79161234567"),
+            status(0, 0, id="4", phone="77011234567"),  # Kazakhstan, also +7
+            status(0, 0, id="5", phone="0"),  # not a number at all
+        ]
+    )
+    final = "smsc_destination_messages_final_total"
+    assert truth.value(final, **destination(outcome="delivered")) == 1
+    assert truth.value(final, **destination(outcome="failed")) == 1
+    assert truth.value(final, **destination(carrier="unknown", outcome="expired")) == 1
+    assert truth.observations("smsc_destination_delivery_latency_seconds", **destination()) == [10]
+    cost = "smsc_destination_cost_total"
+    assert truth.value(cost, **destination()) == Decimal("4.50")
+    assert truth.value(cost, **destination(country="KZ", carrier="Kcell/Activ")) == Decimal("3.50")
+    assert truth.value(cost, **destination(country="unknown", carrier="unknown")) == Decimal("3.50")
+    sources = {
+        source: truth.value("smsc_destination_carrier_sources_total", account="acme", source=source)
+        for source in ("hlr", "range", "unknown")
+    }
+    assert sources == {"hlr": 0, "range": 3, "unknown": 2}
+
+
+def test_a_look_up_answer_names_the_carrier_of_later_messages_to_that_number() -> None:
+    truth = Truth.from_callbacks(
+        [
+            status(0, 0, id="before", phone=BEELINE_NUMBER),  # opened before the answer: its range
+            status(0, 1, id="hlr1", phone=BEELINE_NUMBER, type=4, cost="0.10", cnt=1),
+            look_up(2),  # the look-up itself opened before its answer: its range too
+            status(1, 20, id="before", phone=BEELINE_NUMBER),
+            status(0, 30, id="after", phone=BEELINE_NUMBER),
+            status(1, 40, id="after", phone=BEELINE_NUMBER),
+            status(1, 50, id="other", phone=BEELINE_NUMBER, account="elsewhere"),  # any account's answer
+        ]
+    )
+    final = "smsc_destination_messages_final_total"
+    assert truth.value(final, **destination(outcome="delivered")) == 1
+    assert truth.value(final, **destination(type="hlr", outcome="delivered")) == 1
+    assert truth.value(final, **destination(carrier="MTS", outcome="delivered")) == 1
+    assert truth.value(final, **destination(account="elsewhere", carrier="MTS", outcome="delivered")) == 1
+    latency = "smsc_destination_delivery_latency_seconds"
+    assert truth.observations(latency, **destination(carrier="MTS")) == [10]
+    assert truth.value("smsc_destination_cost_total", **destination(carrier="MTS")) == Decimal("3.50")
+    hlr = {"account": "acme", "source": "hlr"}
+    assert truth.value("smsc_destination_carrier_sources_total", **hlr) == 1
+    assert truth.value("smsc_destination_carrier_sources_total", **hlr | {"account": "elsewhere"}) == 1
+
+
+@pytest.mark.parametrize(
+    ("answer", "carrier"),
+    [
+        ({}, "MTS"),
+        ({"mcc": 250, "mnc": "20", "cn": "Россия", "net": "Tele2"}, "T2"),
+        ({"mcc": 257, "mnc": "01", "cn": "Беларусь", "net": "A1"}, "Velcom"),
+        ({"mcc": None, "mnc": None, "cn": "Россия", "net": "МегаФон"}, "MegaFon"),  # by its names
+        ({"mcc": 999, "mnc": "99", "cn": "Марс", "net": "Red"}, "Beeline"),  # a network nobody simulates
+        ({"mcc": None, "mnc": None, "cn": None, "net": None, "imsi": "250011234567890"}, "Beeline"),
+    ],
+)
+def test_the_network_that_answered_by_its_canonical_name(answer: dict[str, object], carrier: str) -> None:
+    truth = Truth.from_callbacks([look_up(0, answer), status(1, 10, phone=BEELINE_NUMBER)])
+    final = "smsc_destination_messages_final_total"
+    assert truth.value(final, **destination(carrier=carrier, outcome="delivered")) == 1
+
+
+def test_a_failed_or_old_look_up_names_no_carrier() -> None:
+    other = "79037654321"
+    truth = Truth.from_callbacks(
+        [
+            status(20, 0, id="hlr", phone=other, type=4, err=1),
+            status(1, 10, phone=other),
+            look_up(0),
+            status(1, 30 * DAY + 1, phone=BEELINE_NUMBER),  # answered more than 30 days before
+            status(1, 30 * DAY, id="2", phone=BEELINE_NUMBER),  # exactly 30 days: still known
+        ]
+    )
+    final = "smsc_destination_messages_final_total"
+    assert truth.value(final, **destination(outcome="delivered")) == 2
+    assert truth.value(final, **destination(carrier="MTS", outcome="delivered")) == 1
