@@ -31,7 +31,7 @@ import pyarrow.fs as pafs
 import pyarrow.parquet as pq
 
 from reports.errors import BadOptionError
-from reports.schema import KINDS, SCHEMA, UTC_NS
+from reports.schema import DESTINATION_COLUMNS, KINDS, SCHEMA, UNKNOWN, UTC_NS, V1_HLR_COLUMNS
 from smsc.events import Event
 
 logger = logging.getLogger(__name__)
@@ -199,7 +199,8 @@ def _delete_held(fs: pafs.FileSystem, directory: str, span: _Span) -> None:
 
 
 def to_table(events: Sequence[Event]) -> pa.Table:
-    """Events -> a table of the archive schema (absent columns null; times and cost converted)."""
+    """Events -> a table of the archive schema (absent columns null; times and cost converted; an event
+    of version 1 with its fields renamed as `smsc.events.loads_event` does)."""
     columns: dict[str, list[Any]] = {field.name: [] for field in SCHEMA}
     for event in events:
         row = _row(event)
@@ -210,6 +211,8 @@ def to_table(events: Sequence[Event]) -> pa.Table:
 
 def _row(event: Event) -> dict[str, Any]:
     row = dict(event)
+    if row.get("v") == 1 and "carrier" not in row:
+        _upgrade_version_1(row)
     # Nanoseconds kept exactly: pyarrow takes an int as epoch nanoseconds for a timestamp[ns] column.
     row["received_at"] = event["received_at_ns"]
     for name in _TIME_FIELDS:
@@ -220,6 +223,15 @@ def _row(event: Event) -> dict[str, Any]:
     extra = event.get("extra")
     row["extra"] = json.dumps(extra, ensure_ascii=False, sort_keys=True) if extra else None
     return row
+
+
+def _upgrade_version_1(row: dict[str, Any]) -> None:
+    """An event of version 1 as `smsc.events` held it (not through `loads_event`, which does the same):
+    its HLR fields under the `hlr_*` names, a status's destination `unknown`. `v` stays 1."""
+    for new, old in V1_HLR_COLUMNS.items():
+        row[new] = row.pop(old, None)
+    known = UNKNOWN if row.get("kind") == "status" else None
+    row.update(dict.fromkeys(DESTINATION_COLUMNS, known))
 
 
 def _parse_time(value: str | None) -> datetime | None:

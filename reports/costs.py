@@ -13,7 +13,8 @@ DEFAULT_BY: Final = ("account", "balance", "template_kind")
 
 
 def costs(messages: pd.DataFrame, by: Sequence[str] = DEFAULT_BY) -> pd.DataFrame:
-    """Per group of messages that carry a cost or parts (each message once, whatever its callbacks).
+    """Per group of messages that carry a cost or parts (each message once, whatever its callbacks;
+    grouped by the labels of its first status, `country`/`carrier` its destination).
 
     `spend` = Σ cost (account currency, RUB by default); `parts` = Σ SMS parts (calls carry talk seconds in
     `cnt`, not parts); `undelivered_spend` = cost of messages whose outcome is failed or expired;

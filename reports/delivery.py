@@ -10,7 +10,8 @@ from reports.grouping import MESSAGE_GROUPS, check_by
 
 
 def delivery(messages: pd.DataFrame, by: Sequence[str] = ("account",)) -> pd.DataFrame:
-    """Per group of messages (labels of their first status; `day` = UTC day of their first status).
+    """Per group of messages (labels of their first status, the destination `country`/`carrier` too;
+    `day` = UTC day of their first status).
 
     `delivery_ratio` = delivered ÷ (delivered + failed + expired): messages still in flight do not count.
     Latency percentiles over messages that a delivered status (1) ended.

@@ -24,13 +24,17 @@ class ArchiveNotFoundError(ReportsError):
 class EmptyRangeError(ReportsError):
     """The archive exists but holds no event of this kind in the range asked for."""
 
-    def __init__(self, kind: str, since: datetime | None, until: datetime | None) -> None:
+    def __init__(
+        self, kind: str, since: datetime | None, until: datetime | None, condition: str = ""
+    ) -> None:
         self.kind = kind
         self.since = since
         self.until = until
+        self.condition = condition  # e.g. "account acme and type viber": the filters that left nothing
         start = since.isoformat() if since else "the beginning"
         end = until.isoformat() if until else "the end"
-        super().__init__(f"no {kind!r} events in the archive from {start} to {end}")
+        of = f" of {condition}" if condition else ""
+        super().__init__(f"no {kind!r} events{of} in the archive from {start} to {end}")
 
 
 class BadOptionError(ReportsError):

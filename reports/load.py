@@ -15,10 +15,13 @@ import pyarrow.fs as pafs
 
 from reports.archive import live_files, resolve_root
 from reports.errors import ArchiveNotFoundError, BadOptionError, EmptyRangeError
-from reports.schema import CATEGORICAL, CATEGORICAL_CODES, KINDS, SCHEMA
+from reports.schema import CATEGORICAL, CATEGORICAL_CODES, KINDS, SCHEMA, V1_ONLY_COLUMNS
 from reports.settings import DEFAULT_ARCHIVE_ROOT
+from reports.versions import columns_to_read, renamed, upgrade, upgrade_batch
 
 _PARTITIONING: Final = ds.partitioning(pa.schema([("date", pa.string())]), flavor="hive")
+#: What a read without `columns` returns: the schema's columns and the partition day.
+ALL_COLUMNS: Final = (*SCHEMA.names, "date")
 
 Moment = datetime | date | str
 
@@ -39,8 +42,18 @@ def to_utc(value: Moment | None, *, option: str = "since") -> datetime | None:
     return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
 
 
+def check_range(start: datetime | None, end: datetime | None, option: str = "until") -> None:
+    """`BadOptionError` unless `start` < `end` (either None: open, fine)."""
+    if start is not None and end is not None and start >= end:
+        since = "previous-since" if option == "previous-until" else "since"
+        raise BadOptionError(option, end.isoformat(), f"must be later than {since} ({start.isoformat()})")
+
+
 def dataset(kind: str, root: str = DEFAULT_ARCHIVE_ROOT, categorical: Sequence[str] = ()) -> ds.Dataset:
-    """The pyarrow dataset of one kind (`date` a partition column); `ArchiveNotFoundError` if none."""
+    """The pyarrow dataset of one kind (`date` a partition column); `ArchiveNotFoundError` if none.
+
+    Its schema also has the columns only files of event version 1 have (`reports.versions` reads them
+    into the current ones; `Scan` never returns them)."""
     if kind not in KINDS:
         raise BadOptionError("kind", kind, f"one of {', '.join(KINDS)}")
     fs, base = resolve_root(root)
@@ -48,9 +61,10 @@ def dataset(kind: str, root: str = DEFAULT_ARCHIVE_ROOT, categorical: Sequence[s
     if fs.get_file_info(directory).type != pafs.FileType.Directory:
         raise ArchiveNotFoundError(root, kind)
     # Text codes are decoded straight into dictionaries (Parquet stores them so): no hashing afterwards.
-    dictionary = [*CATEGORICAL, *categorical]
+    dictionary = [*CATEGORICAL, *V1_ONLY_COLUMNS, *categorical]
+    stored = [*SCHEMA, *(pa.field(name, pa.string()) for name in V1_ONLY_COLUMNS)]
     fields = [
-        pa.field(f.name, pa.dictionary(pa.int32(), f.type)) if f.name in dictionary else f for f in SCHEMA
+        pa.field(f.name, pa.dictionary(pa.int32(), f.type)) if f.name in dictionary else f for f in stored
     ]
     schema = pa.schema([*fields, pa.field("date", pa.string())])
     parquet = ds.ParquetFileFormat(read_options=ds.ParquetReadOptions(dictionary_columns=dictionary))
@@ -102,7 +116,8 @@ def load_table(
 class Scan:
     """One listing of the archive and one filter, scanned as often as needed: every scan of it yields the
     same rows in the same order (files in listed order, row groups and rows in file order), so columns
-    read in separate passes line up row for row (the reports read `key` alone first; see catalog)."""
+    read in separate passes line up row for row (the reports read `key` alone first; see catalog).
+    Rows of event version 1 read as version 2 (`reports.versions`)."""
 
     kind: str
     start: datetime | None
@@ -113,9 +128,11 @@ class Scan:
     def table(self, columns: Sequence[str] | None = None, expected_rows: int | None = None) -> pa.Table:
         """The rows of the columns asked; `EmptyRangeError` if none. `key` comes in one chunk.
         `expected_rows`: the length of an earlier pass (`RuntimeError` if the archive changed since)."""
-        table = self.data.to_table(
-            columns=list(columns) if columns is not None else None, filter=self.expression
-        )
+        asked = ALL_COLUMNS if columns is None else columns
+        read = columns_to_read(self.kind, asked)
+        table = self.data.to_table(columns=list(asked) if read is None else read, filter=self.expression)
+        if read is not None:
+            table = upgrade(table, self.kind, asked)
         if table.num_rows == 0:
             raise EmptyRangeError(self.kind, self.start, self.end)
         if expected_rows is not None and table.num_rows != expected_rows:
@@ -128,17 +145,23 @@ class Scan:
         of another length than `keep` (a file changed between the passes) raises `RuntimeError` rather
         than misalign rows."""
         expected = len(keep)
-        scanner = self.data.scanner(columns=list(columns), filter=self.expression)
+        read = columns_to_read(self.kind, columns)
+        scanner = self.data.scanner(columns=list(columns) if read is None else read, filter=self.expression)
         kept: list[pa.RecordBatch] = []
         seen = 0
         for batch in scanner.to_batches():
             if seen + batch.num_rows > expected:
                 raise _changed(expected)
             kept.append(batch.filter(keep.slice(seen, batch.num_rows)))
+            if read is not None:
+                kept[-1] = upgrade_batch(kept[-1], self.kind, columns)
             seen += batch.num_rows
         if seen != expected:
             raise _changed(expected)
-        return pa.Table.from_batches(kept, schema=scanner.projected_schema)
+        schema = scanner.projected_schema
+        if read is not None:
+            schema = pa.schema([schema.field(name) for name in columns])
+        return pa.Table.from_batches(kept, schema=schema)
 
 
 def _changed(expected_rows: int) -> RuntimeError:
@@ -158,8 +181,7 @@ def open_scan(
     checked here, before the listing, for the error order of `load_table`; the scan's own methods take
     their columns unchecked)."""
     start, end = to_utc(since, option="since"), to_utc(until, option="until")
-    if start is not None and end is not None and start >= end:
-        raise BadOptionError("until", end.isoformat(), f"must be later than since ({start.isoformat()})")
+    check_range(start, end)
     _check_columns(columns)
     data = dataset(kind, root, categorical)
     expression = time_filter(start, end)
@@ -170,9 +192,11 @@ def open_scan(
 
 def _check_columns(columns: Sequence[str] | None) -> None:
     if columns is not None:
-        unknown = sorted(set(columns) - set(SCHEMA.names) - {"date"})
+        unknown = sorted(set(columns) - set(ALL_COLUMNS))
         if unknown:
-            raise BadOptionError("columns", unknown, "not archive columns (see docs/reports.md)")
+            hints = [f"{name} is {renamed(name)} since event version 2" for name in unknown if renamed(name)]
+            reason = "; ".join(["not archive columns (see docs/reports.md)", *hints])
+            raise BadOptionError("columns", unknown, reason)
 
 
 #: Up to this size the `key` column is handed over as one array, not one chunk per scanned batch.

@@ -6,6 +6,8 @@ open nothing) and gives its first-status time and labels; `cost` and `cnt` come 
 status that carries them (never summed over its callbacks); the first final status decides the outcome
 and nothing reopens it — read or clicked without a delivered status before them count as delivered.
 Latency = the delivered status's time − the first-status time, only when a delivered status (1) ended it.
+The destination (`country`, `carrier`) is its first status's too: the worker sets it once per message, so
+every status of a message carries the same one (events of version 1: `unknown`).
 """
 
 from __future__ import annotations
@@ -14,6 +16,8 @@ from typing import Final
 
 import numpy as np
 import pandas as pd
+
+from reports.schema import UNKNOWN
 
 VOICE_TYPE: Final = 7
 _DAY_NS: Final = 86_400 * 10**9
@@ -32,6 +36,7 @@ LIFECYCLE_COLUMNS: Final = (
     "sender",
 )
 COST_COLUMNS: Final = ("cost", "cnt", "balance", "template_kind")
+DESTINATION_LABELS: Final = ("country", "carrier")
 VOICE_COLUMNS: Final = ("voice_outcome", "cnt", "dtmf", "overtime_seconds", "callmenu", "ringtime_seconds")
 STATUS_COLUMNS: Final = (
     "account",
@@ -54,6 +59,7 @@ STATUS_COLUMNS: Final = (
     "overtime_seconds",
     "callmenu",
     "ringtime_seconds",
+    *DESTINATION_LABELS,
 )
 _NOT_OPENING: Final = ("not_found", "unknown")
 _ENDING: Final = ("delivered", "failed", "expired", "read", "clicked")
@@ -157,7 +163,8 @@ def messages(events: pd.DataFrame) -> pd.DataFrame:
     """One row per message: account, type, sender, day, first_at, outcome (delivered/failed/expired or
     NaN = in flight), final_status, latency_seconds, charged; with the cost columns loaded also cost,
     parts, balance, template_kind; with the voice columns voice_outcome, talk_seconds, ringtime_seconds,
-    callmenu, dtmf, overtime_seconds (NaN for other types)."""
+    callmenu, dtmf, overtime_seconds (NaN for other types); with the destination columns country and
+    carrier (`unknown` where the first status has none)."""
     n = len(events)
     order = _arrival_order(events)  # None: already in arrival order (then rank = row position)
     rank = np.arange(n, dtype="int32" if n < 2**31 else "int64")
@@ -181,7 +188,10 @@ def messages(events: pd.DataFrame) -> pd.DataFrame:
         del carrying
     del raw, rank, opened, present  # the per-row arrays: from here on only per-message ones
 
-    first = _rows(events, ["account", "type_name", "sender", "occurred_at"], positions(first_rank))
+    destination = [name for name in DESTINATION_LABELS if name in events.columns]
+    first = _rows(
+        events, ["account", "type_name", "sender", "occurred_at", *destination], positions(first_rank)
+    )
     del first_rank
     frame = pd.DataFrame(
         {
@@ -194,6 +204,8 @@ def messages(events: pd.DataFrame) -> pd.DataFrame:
     if "none" not in frame["sender"].cat.categories:
         frame["sender"] = frame["sender"].cat.add_categories(["none"])
     frame["sender"] = frame["sender"].fillna("none")
+    for name in destination:
+        frame[name] = _filled(first[name], UNKNOWN, sort=True).array
     first_ns = _ns(first["occurred_at"])
     del first
     day_codes, days = pd.factorize(np.where(first_ns == np.iinfo("int64").min, -1, first_ns // _DAY_NS))
@@ -252,13 +264,21 @@ def _charge(frame: pd.DataFrame, charge: pd.DataFrame, charge_messages: np.ndarr
     parts = charge["cnt"].astype("Float64").to_numpy(dtype="float64", na_value=np.nan)
     frame["parts"] = _spread(count, charge_messages, np.where(not_voice, parts, np.nan))
     for name, default in (("balance", "main"), ("template_kind", "none")):
-        values = _spread_text(count, charge_messages, charge[name])
-        if default not in values.cat.categories:
-            values = values.cat.add_categories([default])
-        frame[name] = values.fillna(default)
+        frame[name] = _filled(_spread_text(count, charge_messages, charge[name]), default)
     charged = np.zeros(count, dtype=bool)
     charged[charge_messages] = True
     frame["charged"] = charged
+
+
+def _filled(values: pd.Series, default: str, *, sort: bool = False) -> pd.Series:
+    """A text column as a categorical with `default` where it is missing; `sort`: its categories in
+    alphabetical order (groups then come out in that order, not in the archive's order of appearance)."""
+    categorical = values.astype("category")
+    if default not in categorical.cat.categories:
+        categorical = categorical.cat.add_categories([default])
+    if sort:
+        categorical = categorical.cat.reorder_categories(sorted(categorical.cat.categories))
+    return categorical.fillna(default)
 
 
 def _spread(count: int, positions: np.ndarray, values: np.ndarray) -> np.ndarray:

@@ -26,6 +26,10 @@ SCHEMA: Final = pa.schema(
         # status
         ("id", pa.string()),
         ("phone", pa.string()),
+        # where the message went (event version 2): set once per message by the stream worker
+        ("country", pa.string()),
+        ("carrier", pa.string()),
+        ("carrier_source", pa.string()),
         ("status", pa.int16()),
         ("status_name", pa.string()),
         ("outcome", pa.string()),
@@ -50,10 +54,10 @@ SCHEMA: Final = pa.schema(
         ("msc", pa.string()),
         ("mcc", pa.int32()),
         ("mnc", pa.string()),
-        ("country", pa.string()),
-        ("network", pa.string()),
-        ("roaming_country", pa.string()),
-        ("roaming_network", pa.string()),
+        ("hlr_country", pa.string()),
+        ("hlr_network", pa.string()),
+        ("hlr_roaming_country", pa.string()),
+        ("hlr_roaming_network", pa.string()),
         ("calltime_seconds", pa.int32()),
         ("callmenu", pa.string()),
         ("ringtime_seconds", pa.int32()),
@@ -84,13 +88,29 @@ CATEGORICAL: Final = (
     "sender",
     "voice_outcome",
     "country",
-    "network",
-    "roaming_country",
-    "roaming_network",
+    "carrier",
+    "carrier_source",
+    "hlr_country",
+    "hlr_network",
+    "hlr_roaming_country",
+    "hlr_roaming_network",
     "callmenu",
     "to",
     "smsc",
 )
 #: Small integer codes: pandas `category` of their values too (`err`, `status`, `type`).
 CATEGORICAL_CODES: Final = ("status", "err", "type")
+#: The destination columns: what a row of an event of version 1 (no destination) reads in them.
+DESTINATION_COLUMNS: Final = ("country", "carrier", "carrier_source")
+UNKNOWN: Final = "unknown"
+#: Event version 1 called the HLR answer's fields by these names (its `country` is version 2's
+#: `hlr_country`; `country` now holds the destination). Files written then have these columns.
+V1_HLR_COLUMNS: Final = {
+    "hlr_country": "country",
+    "hlr_network": "network",
+    "hlr_roaming_country": "roaming_country",
+    "hlr_roaming_network": "roaming_network",
+}
+#: Columns only files of version 1 have: read (never written) to fill the `hlr_*` columns of their rows.
+V1_ONLY_COLUMNS: Final = tuple(name for name in V1_HLR_COLUMNS.values() if name not in SCHEMA.names)
 TIME_COLUMNS: Final = tuple(field.name for field in SCHEMA if field.type == UTC_NS)

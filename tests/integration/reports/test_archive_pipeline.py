@@ -22,6 +22,7 @@ from reports.schema import KINDS
 from simulator import Faults, SimulatedCallback, Truth, generate
 from smsc.events import Event
 from tests.integration.streams.harness import Series, Topics, Worker, processed, produce, wait_for, workers
+from tests.unit.reports import test_destinations as destinations
 from tests.unit.reports import test_reports as recount
 from tests.unit.reports.conftest import Workload, unique_events
 
@@ -37,6 +38,7 @@ CHECKS: tuple[Callable[[Workload], None], ...] = (
     recount.test_errors_count_every_callback_with_an_error,
     recount.test_voice_calls_equal_the_recount,
     recount.test_incoming_and_confirmations_equal_the_recount,
+    destinations.test_one_destination_per_message_and_delivery_by_it_equals_the_recount,
 )
 
 

@@ -4,15 +4,17 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, Final
 
 import pandas as pd
+import phonenumbers
 import pytest
+from phonenumbers import carrier
 
 from reports.archive import write_batch
 from simulator import Faults, SimulatedCallback, Truth, generate
 from smsc import StatusCallback, decode_request, parse_callback
-from smsc.events import Event, event_from_callback
+from smsc.events import Destination, Event, event_from_callback
 
 BATCH = 250
 START_NS = 1_740_000_000_000_000_000
@@ -26,8 +28,26 @@ class Workload:
     truth: Truth
 
 
+#: The carrier an HLR answer names for the numbers `destination_of` takes for ported ones.
+PORTED_TO: Final = "Ported Mobile"
+
+
+def destination_of(phone: str) -> Destination:
+    """A stand-in for the worker's destination, the same for every status of a number: the region and
+    range carrier by libphonenumber, except numbers ending in 0, "ported" (an HLR answer named another
+    carrier). The reports only group by what the events carry; this gives them several countries,
+    carriers and sources, and a carrier no range has."""
+    number = phonenumbers.parse(f"+{phone}")
+    country = phonenumbers.region_code_for_number(number) or "unknown"
+    if phone.endswith("0"):
+        return country, PORTED_TO, "hlr"
+    name = carrier.name_for_valid_number(number, "en")
+    return (country, name, "range") if name else (country, "unknown", "unknown")
+
+
 def unique_events(callbacks: list[SimulatedCallback]) -> list[Event]:
-    """What the worker puts on `smsc.events`: each parseable callback once (the contract's identities)."""
+    """What the worker puts on `smsc.events`: each parseable callback once (the contract's identities),
+    a status with its destination (`destination_of`)."""
     seen: set[tuple[object, ...]] = set()
     events = []
     for offset, callback in enumerate(callbacks):
@@ -50,6 +70,7 @@ def unique_events(callbacks: list[SimulatedCallback]) -> list[Event]:
                 received_at_ns=START_NS + offset * 1_000_000,
                 raw_partition=0,
                 raw_offset=offset,
+                destination=destination_of(parsed.phone) if isinstance(parsed, StatusCallback) else None,
             )
         )
     return events

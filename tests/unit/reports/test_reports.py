@@ -209,7 +209,9 @@ def test_incoming_and_confirmations_equal_the_recount(workload: Workload) -> Non
     assert confirmations == {k[0]: v for k, v in _series(truth, "smsc_call_confirmations_total").items()}
 
 
-@pytest.mark.parametrize("by", [["day"], ["day", "sender", "type"], ["account", "balance"]])
+@pytest.mark.parametrize(
+    "by", [["day"], ["day", "sender", "type"], ["account", "balance"], ["country", "carrier", "day"]]
+)
 def test_grouping_keeps_the_totals(workload: Workload, by: list[str]) -> None:
     whole = run_report("delivery", root=workload.root)["delivery"]
     grouped = run_report("delivery", root=workload.root, by=by)["delivery"]
@@ -311,6 +313,9 @@ ONE_PASS: Final = {
         ("voice-menu", None, False),
         ("voice-menu", ["day", "sender", "balance"], False),
         ("voice-menu", ["account", "type"], True),
+        ("delivery", ["country", "carrier"], True),
+        ("costs", ["carrier", "balance", "day"], False),
+        ("voice-menu", ["country"], False),
     ],
 )
 def test_two_pass_reports_equal_one_pass_over_the_key_strings(
