@@ -11,7 +11,7 @@ from grafana_foundation_sdk.builders.dashboard import Dashboard
 from grafana_foundation_sdk.cog.encoder import JSONEncoder
 
 from dashboards.panels_doc import panels_markdown
-from dashboards.src import costs, delivery, pipeline_health, voice_menu
+from dashboards.src import costs, delivery, destinations, pipeline_health, voice_menu
 
 GENERATED: Final = Path(__file__).resolve().parent / "generated"
 #: The panels of every dashboard as Markdown tables, written beside the JSON (Grafana reads only *.json).
@@ -21,6 +21,7 @@ PANELS_DOC: Final = "PANELS.md"
 DASHBOARDS: Final[dict[str, Callable[[], Dashboard]]] = {
     delivery.UID: delivery.build,
     costs.UID: costs.build,
+    destinations.UID: destinations.build,
     voice_menu.UID: voice_menu.build,
     pipeline_health.UID: pipeline_health.build,
 }

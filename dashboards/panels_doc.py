@@ -31,11 +31,12 @@ HEADER: Final = """\
 
 What each panel of the SMSC dashboards shows and the PromQL it runs, in the order Grafana lays them out
 (screenshots need a running stack; this table is built from the same JSON Grafana loads).
-`$account`, `$type` and `$sender` are the dashboard variables (multi-select; "All" matches any value),
-`$__rate_interval` is Grafana's rate window for the scrape interval. The workers expose one series per
-source partition (`partition` label) and worker (`instance`): every query sums both away. Names like
-`account_type_status:smsc_status_callbacks:rate5m` are 5-minute rates recorded by
-[rules.yml](../prometheus/rules.yml). How to open and change the dashboards:
+`$account`, `$type`, `$sender` and (Destinations) `$country` are the dashboard variables (multi-select;
+"All" matches any value), `$__rate_interval` is Grafana's rate window for the scrape interval. The workers
+expose one series per source partition (`partition` label) and worker (`instance`): every query sums both
+away. Names like `account_type_status:smsc_status_callbacks:rate5m` are 5-minute rates recorded by
+[rules.yml](../prometheus/rules.yml), `account_country_carrier:...:1h` and `...:same_hour_7d` a carrier's
+last hour and its same hour of the previous 7 days. How to open and change the dashboards:
 [docs/dashboards.md](../../docs/dashboards.md).
 """
 

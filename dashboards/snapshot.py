@@ -581,49 +581,96 @@ def _draw_bars(
         axes.set_title(f"top {len(shown)} of {len(series)}", fontsize=7, color=MUTED, loc="right")
 
 
-def _draw_table(
-    grid: _Grid, box: tuple[float, float, float, float], panel: Json, series: list[Series]
-) -> None:
-    """Grafana's table of an instant query: a column per label, then `Value` (`Value #A` per query)."""
-    left, bottom, width, height = box
+def _table_rows(series: list[Series], merged: bool) -> list[tuple[dict[str, str], dict[str, float]]]:
+    """(labels, value per query ref) of each table row: one per series, or, after Grafana's `merge`
+    transformation, one per label set, holding the value of every query that returned it."""
+    if not merged:
+        return [(item.labels, {item.ref_id: _last(item)}) for item in series]
+    rows: dict[tuple[tuple[str, str], ...], tuple[dict[str, str], dict[str, float]]] = {}
+    for item in series:
+        labels = {key: value for key, value in item.labels.items() if key != "__name__"}
+        rows.setdefault(tuple(sorted(labels.items())), (labels, {}))[1][item.ref_id] = _last(item)
+    return list(rows.values())
+
+
+def _sort_key(value: float | None) -> float:
+    """Missing and NaN values sort below every number, as Grafana puts empty cells last (descending)."""
+    return -math.inf if value is None or math.isnan(value) else value
+
+
+def _units_by_name(panel: Json) -> dict[str, str]:
+    """Column name -> unit of the panel's `byName` overrides that set one."""
+    units = {}
+    for override in (panel.get("fieldConfig") or {}).get("overrides") or []:
+        matcher = override.get("matcher") or {}
+        for prop in override.get("properties") or []:
+            if matcher.get("id") == "byName" and prop.get("id") == "unit":
+                units[str(matcher.get("options"))] = str(prop.get("value"))
+    return units
+
+
+def table_contents(panel: Json, series: list[Series]) -> tuple[list[str], list[list[str]]]:
+    """The header and the rows of Grafana's table of instant queries, as text: a column per label, then
+    `Value` (`Value #A` per query); the panel's transformations `merge` (a row per label set) and
+    `organize` (hidden and renamed columns), its first `sortBy` and its `byName` unit overrides."""
     defaults = _field_defaults(panel)
     excluded: set[str] = set()
     renamed: dict[str, str] = {}
+    merged = False
     for transformation in panel.get("transformations") or []:
         if transformation.get("id") == "organize":
             options = transformation.get("options") or {}
             excluded |= {name for name, hide in (options.get("excludeByName") or {}).items() if hide}
             renamed.update(options.get("renameByName") or {})
+        merged = merged or transformation.get("id") == "merge"
+    units = _units_by_name(panel)
     ref_ids = sorted({item.ref_id for item in series})
-    value_columns = ["Value"] if len(ref_ids) == 1 else [f"Value #{ref}" for ref in ref_ids]
+    value_columns = {"Value": ref_ids[0]} if len(ref_ids) == 1 else {f"Value #{ref}": ref for ref in ref_ids}
+    rows = _table_rows(series, merged)
+    for sort in ((panel.get("options") or {}).get("sortBy") or [])[:1]:  # Grafana sorts by one column
+        shown = sort.get("displayName")
+        by = [ref for name, ref in value_columns.items() if shown in (name, renamed.get(name))]
+        if by:
+            rows.sort(key=lambda row: _sort_key(row[1].get(by[0])), reverse=bool(sort.get("desc")))
     label_columns: list[str] = []
-    for item in series:
-        label_columns += [key for key in item.labels if key != "__name__" and key not in label_columns]
+    for labels, _ in rows:
+        label_columns += [key for key in labels if key != "__name__" and key not in label_columns]
     columns = [name for name in [*label_columns, *value_columns] if name not in excluded]
-    rows = max(1, int(height / 0.22) - 1)
     cells = []
-    for item in series[:rows]:
+    for labels, values in rows:
         row = []
         for name in columns:
-            if name in item.labels:
-                row.append(item.labels[name][:40])
-            elif name in ("Value", f"Value #{item.ref_id}"):
-                row.append(format_value(_last(item), defaults.get("unit"), defaults.get("decimals")))
+            if name in labels:
+                row.append(labels[name][:40])
+            elif name in value_columns and value_columns[name] in values:
+                unit = units.get(renamed.get(name, name), defaults.get("unit"))
+                row.append(format_value(values[value_columns[name]], unit, defaults.get("decimals")))
             else:
                 row.append("")
         cells.append(row)
+    return [renamed.get(name, name) for name in columns], cells
+
+
+def _draw_table(
+    grid: _Grid, box: tuple[float, float, float, float], panel: Json, series: list[Series]
+) -> None:
+    """Grafana's table of instant queries (`table_contents`), as many rows as fit."""
+    left, bottom, width, height = box
+    header, every_row = table_contents(panel, series)
+    fitting = max(1, int(height / 0.22) - 1)
+    cells = every_row[:fitting]
     axes = grid.axes(left + 0.05, bottom, width - 0.1, height)
     axes.set_axis_off()
     row_fraction = min(0.22 / max(height, 0.01), 1.0 / (len(cells) + 1))
     # Columns as wide as their longest text (scaled to the panel), as Grafana sizes them.
     widths = [
         max(len(str(text)) for text in [name, *(row[index] for row in cells)])
-        for index, name in enumerate(columns)
+        for index, name in enumerate(header)
     ]
     drawn = axes.table(
         colWidths=[min(max(chars, 4), 40) for chars in widths],
         cellText=cells,
-        colLabels=[renamed.get(name, name) for name in columns],
+        colLabels=header,
         loc="upper center",
         cellLoc="left",
         bbox=Bbox.from_bounds(
@@ -636,11 +683,11 @@ def _draw_table(
         cell.set_edgecolor(BORDER)
         cell.set_facecolor(BORDER if row_index == 0 else PANEL)
         cell.get_text().set_color(TEXT)
-    if len(series) > rows:
+    if len(every_row) > fitting:
         axes.text(
             1.0,
             0.0,
-            f"… {len(series) - rows} more rows",
+            f"… {len(every_row) - fitting} more rows",
             color=MUTED,
             fontsize=7,
             ha="right",

@@ -44,6 +44,11 @@ VOICE_OVERTIME: Final = _contract("smsc_voice_overtime_seconds_total")
 INCOMING: Final = _contract("smsc_incoming_messages_total")
 CALL_CONFIRMATIONS: Final = _contract("smsc_call_confirmations_total")
 HLR_LOOKUPS: Final = _contract("smsc_hlr_lookups_total")
+DESTINATION_FINAL: Final = _contract("smsc_destination_messages_final_total")
+DESTINATION_LATENCY: Final = _contract("smsc_destination_delivery_latency_seconds")
+DESTINATION_COST: Final = _contract("smsc_destination_cost_total")
+CARRIER_SOURCES: Final = _contract("smsc_destination_carrier_sources_total")
+HLR_NUMBERS_REMEMBERED: Final = _contract("smsc_hlr_numbers_remembered")
 DUPLICATES: Final = _contract("smsc_callbacks_duplicate_total")
 DEAD: Final = _contract("smsc_callbacks_dead_total")
 #: Raw records not yet processed per owned raw partition (streams/progress.py): the raw topic is read beside
@@ -56,6 +61,11 @@ MESSAGES_FINAL_RATE: Final = "account_type_sender_outcome:smsc_messages_final:ra
 ENGAGEMENT_RATE: Final = "account_type_event:smsc_messages_engagement:rate5m"
 ERRORS_RATE: Final = "account_type_err:smsc_errors:rate5m"
 DELIVERY_LATENCY_BUCKET_RATE: Final = "account_type_le:smsc_delivery_latency_seconds_bucket:rate5m"
+DESTINATION_FINAL_RATE: Final = "account_type_country_carrier_outcome:smsc_destination_messages_final:rate5m"
+DESTINATION_COST_RATE: Final = "account_type_country_carrier:smsc_destination_cost:rate5m"
+DESTINATION_LATENCY_BUCKET_RATE: Final = (
+    "account_type_country_carrier_le:smsc_destination_delivery_latency_seconds_bucket:rate5m"
+)
 #: Recorded series -> the contract metric they are computed from (their labels but `instance`, `partition`).
 RECORDED: Final = {
     STATUS_CALLBACKS_RATE: STATUS_CALLBACKS,
@@ -63,7 +73,19 @@ RECORDED: Final = {
     ENGAGEMENT_RATE: ENGAGEMENT,
     ERRORS_RATE: ERRORS,
     DELIVERY_LATENCY_BUCKET_RATE: DELIVERY_LATENCY,
+    DESTINATION_FINAL_RATE: DESTINATION_FINAL,
+    DESTINATION_COST_RATE: DESTINATION_COST,
+    DESTINATION_LATENCY_BUCKET_RATE: DESTINATION_LATENCY,
 }
+
+#: Per carrier of a destination country and account, over the last hour and its baseline: the same hour of
+#: the previous 7 days, or before 7 days of history the country's other carriers in the last hour
+#: (rules.yml, smsc-destination-recording: the figures of the SmscCarrierFailureSpike alert).
+CARRIER_LABELS: Final = ("account", "country", "carrier")
+CARRIER_FINAL_1H: Final = "account_country_carrier:smsc_destination_messages_final:increase1h"
+CARRIER_FAILED_1H: Final = "account_country_carrier:smsc_destination_messages_failed:increase1h"
+CARRIER_FAILURE_RATIO_1H: Final = "account_country_carrier:smsc_destination_failure_ratio:1h"
+CARRIER_FAILURE_RATIO_BASELINE: Final = "account_country_carrier:smsc_destination_failure_ratio:baseline"
 
 INGEST_REQUESTS: Final = ingest_metrics.REQUESTS_TOTAL
 INGEST_DURATION: Final = ingest_metrics.REQUEST_DURATION_SECONDS

@@ -15,16 +15,20 @@ ingest over HTTP. Then:
   fires in this run or is on a short list of alerts that cannot fire in a healthy minute (each with its
   reason, its expression asserted empty and its operands asserted to return data);
 - an error burst makes SmscDeliveryErrorSpike fire, and its notification reaches a webhook receiver in
-  this test process through Alertmanager; before the burst, with the same volume, it stays silent.
+  this test process through Alertmanager; before the burst, with the same volume, it stays silent;
+- one carrier failing (the simulator's `degrade_carrier`, MegaFon in Russia, for one account) makes
+  SmscCarrierFailureSpike fire for that carrier alone, against the other Russian carriers of the account
+  (no 7-day history: the day-one baseline), with the figures in its description.
 
 Time scale. The spike alert compares the last hour with the same hour of the previous 7 days: that
 history is backfilled (`promtool tsdb create-blocks-from openmetrics`) into the test Prometheus' data
 directory before it starts: the two recorded series of the spiking account at 1000 final / 100 failed
-messages per hour, every minute from 8 days ago until an hour ago. Prometheus loads a *derived copy* of
-`dashboards/prometheus/rules.yml` in which only every `for:` and the group `interval:` are 1s, and
-Alertmanager a derived copy of `dashboards/alertmanager/alertmanager.yml` in which only `group_wait` and
-`group_interval` are 1s and the webhook URL points at the test's receiver; expressions, labels,
-annotations, thresholds, routes and inhibitions are the committed ones (asserted below).
+messages per hour, every minute from 8 days ago until an hour ago, and the same of one of its carriers.
+Prometheus loads a *derived copy* of `dashboards/prometheus/rules.yml` in which only every `for:` and the
+group `interval:` are 1s, and Alertmanager a derived copy of `dashboards/alertmanager/alertmanager.yml` in
+which only `group_wait` and `group_interval` are 1s and the webhook URL points at the test's receiver;
+expressions, labels, annotations, thresholds, routes and inhibitions are the committed ones (asserted
+below).
 """
 
 from __future__ import annotations
@@ -49,6 +53,7 @@ from simulator import (
     Poster,
     PostPolicy,
     PostReport,
+    Recipients,
     SimulatedCallback,
     WireConfig,
     generate,
@@ -88,6 +93,10 @@ SIGNED: Final = "signed"
 SPIKY: Final = "spiky"
 #: Not configured in ingest: 404.
 UNKNOWN: Final = "nobody"
+#: Without a secret: SMS of which those to one carrier mostly fail (no history: its country's other
+#: carriers are its baseline).
+CARRIERS: Final = "carriers"
+DEGRADED: Final = {"account": CARRIERS, "country": "RU", "carrier": "MegaFon"}
 
 #: The workers' aggregates (one series per partition and worker) and the rates recorded from them.
 AGGREGATES: Final = frozenset(
@@ -103,6 +112,11 @@ BASELINE: Final = {
     "account_type:smsc_messages_failed:increase1h": 100.0,
 }
 BASELINE_RATIO: Final = 0.1
+#: And of one of its carriers (the carrier alert's 7-day baseline; the others have only their peers).
+CARRIER_BASELINE: Final = {
+    "account_country_carrier:smsc_destination_messages_final:increase1h": 1000.0,
+    "account_country_carrier:smsc_destination_messages_failed:increase1h": 100.0,
+}
 SMS_ONLY: Final = Mix(sms=1, flash=0, viber=0, voice=0, hlr=0, incoming=0, call_confirmation=0)
 #: Simulated seconds after the start of the spiky workload at which its error burst begins.
 BURST_AT: Final = 45.0
@@ -144,6 +158,7 @@ class Scenario:
     accepted: int
     before_burst: dict[str, float | None]
     spike_alerts_before_burst: list[Json]
+    carrier_alerts: list[Json]  # SmscCarrierFailureSpike as Prometheus listed it once the carrier fired
     burst_posted: float  # time.monotonic()
     firing_seen: float | None = None  # time.monotonic() when Prometheus first listed the alert as firing
     notified: Notification | None = None
@@ -183,10 +198,35 @@ def _workloads(start: datetime) -> tuple[list[SimulatedCallback], list[Simulated
         mix=SMS_ONLY,
         faults=Faults(error_bursts=(ErrorBurst(BURST_AT, 3600.0, ratio=0.9),)),
     )
+    carriers = generate(
+        seed=9,
+        count=4000,
+        account=CARRIERS,
+        start=start,
+        mix=SMS_ONLY,
+        recipients=Recipients(degrade_carrier=f"{DEGRADED['country']}:{DEGRADED['carrier']}"),
+    )
     burst_start = start.timestamp() + BURST_AT
     split = next(index for index, callback in enumerate(spiky) if callback.sent_at >= burst_start)
-    before = list(heapq.merge(signed, unknown, spiky[:split], key=lambda callback: callback.sent_at))
+    before = list(
+        heapq.merge(signed, unknown, carriers, spiky[:split], key=lambda callback: callback.sent_at)
+    )
     return before, spiky[split:]
+
+
+def _carrier_alerts(stack: Stack) -> list[Json]:
+    return [
+        alert
+        for alert in stack.prometheus.alerts()
+        if alert["labels"].get("alertname") == "SmscCarrierFailureSpike"
+    ]
+
+
+def _degraded_firing(stack: Stack) -> bool:
+    return any(
+        alert["state"] == "firing" and {k: alert["labels"].get(k) for k in DEGRADED} == DEGRADED
+        for alert in _carrier_alerts(stack)
+    )
 
 
 def _spike_firing(stack: Stack) -> Json | None:
@@ -213,13 +253,19 @@ def _notified(stack: Stack) -> tuple[Notification, Json] | None:
 def scenario(kafka_bootstrap: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Scenario]:
     directory = tmp_path_factory.mktemp("live-stack")
     now = time.time()
-    baseline = baseline_openmetrics(
-        BASELINE, {"account": SPIKY, "type": "sms"}, start=now - 8 * 86400, end=now - 3600, step=60
+    history = {"start": now - 8 * 86400, "end": now - 3600, "step": 60}
+    account = baseline_openmetrics(BASELINE, {"account": SPIKY, "type": "sms"}, **history)
+    carrier = baseline_openmetrics(
+        CARRIER_BASELINE, {"account": SPIKY, "country": "RU", "carrier": "MTS"}, **history
     )
+    baseline = account.removesuffix("# EOF\n") + carrier
     # Cohort gauges count messages first seen in the last hour/day of the wall clock: start just before now.
     before, burst = _workloads(datetime.now(UTC) - timedelta(minutes=10))
     with live_stack(
-        kafka_bootstrap, directory, account_secrets=f"{SIGNED}={SECRET},{SPIKY}=", baseline=baseline
+        kafka_bootstrap,
+        directory,
+        account_secrets=f"{SIGNED}={SECRET},{SPIKY}=,{CARRIERS}=",
+        baseline=baseline,
     ) as stack:
         began = time.time()
         prom = stack.prometheus
@@ -253,9 +299,13 @@ def scenario(kafka_bootstrap: str, tmp_path_factory: pytest.TempPathFactory) -> 
             )
         }
         silent = prom.query_range('ALERTS{alertname="SmscDeliveryErrorSpike"}', began, time.time())
+        stack.wait(lambda: _degraded_firing(stack), "SmscCarrierFailureSpike for the degraded carrier", 60)
+        carrier_alerts = _carrier_alerts(stack)
 
         reports["burst"] = _post(stack, burst)
-        result = Scenario(stack, began, reports, accepted, before_burst, silent, time.monotonic())
+        result = Scenario(
+            stack, began, reports, accepted, before_burst, silent, carrier_alerts, time.monotonic()
+        )
         deadline = time.monotonic() + 60
         while result.notified is None and time.monotonic() < deadline:
             stack.check_alive()
@@ -328,6 +378,31 @@ def test_the_error_spike_pages_through_alertmanager_and_not_before_the_burst(sce
     assert scenario.firing_seen is not None
     # Measured ~2 s with 1 s intervals (evaluation, `for`, group_wait); bounded generously for slow CI.
     assert scenario.timings["firing in Prometheus -> webhook"] < 15, scenario.timings
+
+
+def test_one_failing_carrier_fires_the_carrier_alert_alone(scenario: Scenario) -> None:
+    """MegaFon's messages of CARRIERS fail ~65 %, its other Russian carriers' ~10 %: the carrier alert
+    fires for MegaFon against them (no 7-day history here), and for no other carrier of the account."""
+    firing = [alert for alert in scenario.carrier_alerts if alert["state"] == "firing"]
+    of_carriers = [alert["labels"] for alert in firing if alert["labels"]["account"] == CARRIERS]
+    assert of_carriers == [{"alertname": "SmscCarrierFailureSpike", "severity": "critical", **DEGRADED}]
+    (alert,) = [alert for alert in firing if alert["labels"]["account"] == CARRIERS]
+    assert alert["annotations"]["summary"] == f"Failed deliveries spiking to MegaFon (RU) for {CARRIERS}"
+    description = alert["annotations"]["description"]
+    assert f"of account {CARRIERS} to MegaFon in RU failed or expired (" in description, description
+    assert "for the other carriers of RU in the last hour (no 7-day history yet)." in description
+    # The figures are the recorded series': a ratio at least 3x the baseline, over 100 messages or more.
+    prom = scenario.stack.prometheus
+    labels = ",".join(f'{key}="{value}"' for key, value in DEGRADED.items())
+    now = prom.value(f"account_country_carrier:smsc_destination_failure_ratio:1h{{{labels}}}")
+    baseline = prom.value(f"account_country_carrier:smsc_destination_failure_ratio:baseline{{{labels}}}")
+    messages = prom.value(f"account_country_carrier:smsc_destination_messages_final:increase1h{{{labels}}}")
+    assert now is not None
+    assert baseline is not None
+    assert messages is not None
+    assert now > 3 * baseline, (now, baseline)
+    assert now - baseline > 0.05, (now, baseline)
+    assert messages >= 100
 
 
 def _evaluate(prom: PrometheusApi, target: Target, start: float, end: float) -> list[Json]:

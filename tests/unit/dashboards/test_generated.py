@@ -1,5 +1,5 @@
 """The committed dashboards (and their PANELS.md) are what `dashboards/src` builds, with stable uids, one
-fixed datasource uid, the account/type/sender variables, and read-only provisioning."""
+fixed datasource uid, the account/type/sender (or country) variables, and read-only provisioning."""
 
 from __future__ import annotations
 
@@ -26,8 +26,14 @@ def test_committed_json_is_not_stale() -> None:
     assert (GENERATED / PANELS_DOC).is_file()
 
 
-def test_the_four_dashboards_have_stable_uids_named_like_their_files() -> None:
-    assert set(DASHBOARDS) == {"smsc-delivery", "smsc-costs", "smsc-voice-menu", "smsc-pipeline-health"}
+def test_the_five_dashboards_have_stable_uids_named_like_their_files() -> None:
+    assert set(DASHBOARDS) == {
+        "smsc-delivery",
+        "smsc-costs",
+        "smsc-destinations",
+        "smsc-voice-menu",
+        "smsc-pipeline-health",
+    }
     for name, board in dashboards().items():
         assert name == f"{board['uid']}.json"
         assert board["editable"] is False
@@ -58,6 +64,7 @@ def test_panel_ids_are_unique_per_dashboard() -> None:
     [
         ("smsc-delivery.json", ["account", "type", "sender"]),
         ("smsc-costs.json", ["account", "type", "sender"]),
+        ("smsc-destinations.json", ["account", "type", "country"]),
         ("smsc-voice-menu.json", ["account"]),
         ("smsc-pipeline-health.json", ["account"]),
     ],

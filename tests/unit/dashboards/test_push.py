@@ -57,7 +57,7 @@ def test_every_generated_dashboard_arrives_whole_with_overwrite_into_the_folder(
     assert grafana.folders[folder_uid] == "SMSC"
     posts = grafana.requests_to("POST", "/api/dashboards/db")
     expected = generated()
-    assert len(expected) == 4
+    assert len(expected) == 5
     assert sorted(post.body["dashboard"]["uid"] for post in posts) == sorted(expected)
     for post in posts:
         board = expected[post.body["dashboard"]["uid"]]
