@@ -1,6 +1,7 @@
 """How fast is a stream worker end to end (raw topic -> every aggregate), beside two anchors on one topic?
 
-    .venv/bin/python -m benchmarks.streams_throughput --runs 3   # ~8 min; --count, --inflight, --archive
+    .venv/bin/python -m benchmarks.streams_throughput --runs 3   # ~15 min; --count, --inflight, --archive
+    .venv/bin/python -m benchmarks.streams_throughput --runs 3 --archive off   # destinations off vs on
     .venv/bin/python -m benchmarks.streams_throughput --memory-only --inflight 1000000
 
 Anchors, measured in the same run on the same topic: a naive Faust agent that only counts the records
@@ -15,6 +16,7 @@ import argparse
 import asyncio
 import dataclasses
 import gc
+import itertools
 import json
 import os
 import re
@@ -48,7 +50,7 @@ def bare_consumer(bootstrap: str, topic: str, count: int) -> float:
         try:
             partitions = consumer.partitions_for_topic(topic) or set()
             if not partitions:
-                await consumer._client.force_metadata_update()
+                await consumer.topics()  # public: fetches the cluster's metadata
                 partitions = consumer.partitions_for_topic(topic) or set()
             tps = [TopicPartition(topic, p) for p in sorted(partitions)]
             consumer.assign(tps)
@@ -82,7 +84,14 @@ def naive_agent(bootstrap: str, topic: str, count: int) -> float:
 
 
 def worker(
-    bootstrap: str, topics: Topics, count: int, data_dir: Path, *, archive: bool, snapshot_seconds: float
+    bootstrap: str,
+    topics: Topics,
+    count: int,
+    data_dir: Path,
+    *,
+    archive: bool,
+    snapshot_seconds: float,
+    destinations: bool = True,
 ) -> float:
     # Fresh app id and output topics per run: each run reads the raw topic from its start, with no state
     # and no emitted events of an earlier run (which it would rightly not emit again).
@@ -94,6 +103,7 @@ def worker(
         "SMSC_WORKER_ARCHIVE": "true" if archive else "false",
         # The harness writes state every second (fast tests after kill -9); measure the configured one.
         "SMSC_WORKER_SNAPSHOT_INTERVAL_SECONDS": str(snapshot_seconds),
+        "SMSC_WORKER_DESTINATIONS": "true" if destinations else "false",
     }
     process = Worker(bootstrap, topics, data_dir, extra_env=env)
     try:
@@ -116,17 +126,20 @@ def worker(
         process.stop()
 
 
-def state_memory(inflight: int) -> tuple[float, float]:
+def state_memory(inflight: int, *, destinations: bool = True) -> tuple[float, float]:
     """MiB of processor state per million in-flight messages (one pending status each, in the window):
-    (Python allocations by tracemalloc, resident set growth). Two passes: tracemalloc inflates the RSS."""
+    (Python allocations by tracemalloc, resident set growth). Two passes: tracemalloc inflates the RSS.
+    The numbers are spread over a few ranges of several carriers, so each message carries a destination."""
+    ranges = ("7903", "7926", "7950", "7916", "7701")
     bodies = [
-        encode_request({"id": str(100_000 + i), "phone": f"7999{i:07d}", "status": "0", "ts": "1795523405",
-                        "cost": "1.50", "cnt": "1", "type": "0", "sender": "SHOP"}).body
+        encode_request({"id": str(100_000 + i), "phone": f"{ranges[i % 5]}{i:07d}", "status": "0",
+                        "ts": "1795523405", "cost": "1.50", "cnt": "1", "type": "0", "sender": "SHOP"}).body
         for i in range(inflight)
     ]  # fmt: skip
+    config = ProcessorConfig(destinations=destinations)
 
     def fill() -> PartitionProcessor:
-        processor = PartitionProcessor(0, ProcessorConfig())
+        processor = PartitionProcessor(0, config)
         for offset, body in enumerate(bodies):
             processor.process(SourceRecord(0, offset, body, b"", None, "acme", 1_795_523_405 * NS + offset))
         assert len(processor.messages) == inflight
@@ -174,6 +187,12 @@ def main(argv: list[str] | None = None) -> int:
         default=WorkerSettings.model_fields["snapshot_interval_seconds"].default,
         help="the worker's snapshot interval (default: the worker's default)",
     )
+    parser.add_argument(
+        "--destinations",
+        choices=("on", "off", "both"),
+        default="both",
+        help="the worker's destinations (country, carrier); both: each worker run twice, off then on",
+    )
     parser.add_argument("--no-anchors", action="store_true", help="workers only (diagnosis, no ratio)")
     parser.add_argument("--memory-only", action="store_true", help="only the state memory figure")
     args = parser.parse_args(argv)
@@ -186,6 +205,7 @@ def main(argv: list[str] | None = None) -> int:
         seed=5, count=args.count, wire=WireConfig(charset="utf-8", body_format=BodyFormat.JSON)
     )
     archives = {"on": [True], "off": [False], "both": [False, True]}[args.archive]
+    destinations = {"on": [True], "off": [False], "both": [False, True]}[args.destinations]
     rows: list[tuple[str, float, float | None]] = []  # (what, ev/s, the naive agent of its round)
     with EmbeddedBroker() as broker, tempfile.TemporaryDirectory(prefix="streams-bench-") as tmp:
         run = uuid.uuid4().hex[:8]
@@ -210,10 +230,18 @@ def main(argv: list[str] | None = None) -> int:
                 rows.append(("naive Faust counting agent", naive, None))
                 _row(round_, *rows[-1])
             data = Path(tmp)
-            for archive in archives:
+            for archive, dest in itertools.product(archives, destinations):
                 seconds = args.snapshot_seconds
-                ours = worker(bootstrap, topics, args.count, data, archive=archive, snapshot_seconds=seconds)
-                what = f"worker, archive {'on' if archive else 'off'}, snapshot {seconds:g} s"
+                ours = worker(
+                    bootstrap,
+                    topics,
+                    args.count,
+                    data,
+                    archive=archive,
+                    snapshot_seconds=seconds,
+                    destinations=dest,
+                )
+                what = f"worker, archive {'on' if archive else 'off'}, destinations {'on' if dest else 'off'}"
                 rows.append((what, ours, naive))
                 _row(round_, *rows[-1])
     print("\nsummary (min / median / max over rounds):")
@@ -228,17 +256,34 @@ def main(argv: list[str] | None = None) -> int:
             + ratio
         )
     print("goal: worker >= 1.0 × the naive agent (each round's worker against that round's naive agent)")
+    if len(destinations) == 2:
+        _print_destinations_cost(rows, archives)
     _print_memory(args.inflight)
     print(f"machine: {os.cpu_count()} CPUs, load average {os.getloadavg()[0]:.2f}")
     return 0
 
 
+def _print_destinations_cost(rows: list[tuple[str, float, float | None]], archives: list[bool]) -> None:
+    """Destinations on against off, per archive setting: the median of each round's on/off ratio (each
+    round ran both one after the other on the same topic)."""
+    for archive in archives:
+        state = "on" if archive else "off"
+        off = [value for what, value, _ in rows if what == f"worker, archive {state}, destinations off"]
+        on = [value for what, value, _ in rows if what == f"worker, archive {state}, destinations on"]
+        ratios = sorted(o / f for o, f in zip(on, off, strict=True))
+        print(
+            f"destinations on / off, archive {state}: {' '.join(f'{r:.3f}' for r in ratios)}"
+            f" (median {statistics.median(ratios):.3f}; goal >= 0.90, i.e. at most 10 % slower)"
+        )
+
+
 def _print_memory(inflight: int) -> None:
-    traced, rss = state_memory(inflight)
-    print(
-        f"state per million in-flight messages: {traced:.0f} MiB by tracemalloc, {rss:.0f} MiB of RSS "
-        f"(measured on {inflight}; goal <= 300 MiB)"
-    )
+    for destinations in (False, True):
+        traced, rss = state_memory(inflight, destinations=destinations)
+        print(
+            f"state per million in-flight messages, destinations {'on' if destinations else 'off'}: "
+            f"{traced:.0f} MiB by tracemalloc, {rss:.0f} MiB of RSS (measured on {inflight}; goal <= 300 MiB)"
+        )
 
 
 if __name__ == "__main__":

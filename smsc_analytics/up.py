@@ -137,7 +137,9 @@ def _run(
     if args.demo:
         simulate = [*command, "simulate", "--url", f"{ingest_base}/smsc/callback", "--rate", f"{args.rate:g}"]
         simulate += ["--truth", str(truth), "--retry-interval", "2", "--drain-timeout", "30"]
-        simulate += ["--progress-interval", "10"]
+        simulate += ["--progress-interval", "10", "--ported-share", f"{args.ported_share:g}"]
+        if args.degrade_carrier:
+            simulate += ["--degrade-carrier", args.degrade_carrier]
         if args.duration is not None:
             simulate += ["--duration", str(args.duration)]
         simulator = supervisor.start(Child("simulator", simulate, base_env, run_dir / "simulator.log"))
@@ -409,6 +411,18 @@ def _parser() -> argparse.ArgumentParser:
     parser.add_argument("--rate", type=float, default=50, help="--demo: callbacks per second (default 50)")
     parser.add_argument(
         "--duration", type=float, help="--demo: the simulator stops after this many seconds (default: never)"
+    )
+    parser.add_argument(
+        "--degrade-carrier",
+        metavar="NAME",
+        help="--demo: messages to this carrier (e.g. MegaFon, or RU:MTS) mostly fail, so that "
+        "SmscCarrierFailureSpike fires after ~11 minutes (default: none)",
+    )
+    parser.add_argument(
+        "--ported-share",
+        type=float,
+        default=0.05,
+        help="--demo: share of messages to ported numbers, looked up first (default %(default)g)",
     )
     parser.add_argument(
         "--run-dir", help="where the children's logs and data go (default data/up/<date-time>)"
