@@ -67,6 +67,7 @@ class Sidecar:
             carriers=settings.carriers,
             max_countries=settings.max_countries,
             max_carriers_per_country=settings.max_carriers_per_country,
+            hlr_settle_seconds=settings.hlr_settle_seconds,
         )
         # One memory for all the partitions of the worker, fed by every worker's answers (the topic).
         self.hlr_sharing = hlr_sharing

@@ -197,6 +197,15 @@ PROGRESS: Final = (
     ),
 )
 
-BY_NAME: Final = {spec.name: spec for spec in (*METRICS, *PROGRESS)}
+#: Records of the HLR sharing topic (streams/hlr_sharing.py) a worker could not read.
+SKIPPED_ANSWERS: Final = MetricSpec(
+    "smsc_hlr_shared_answers_skipped_total",
+    C,
+    ("reason",),
+    "Records of the HLR sharing topic skipped as unreadable, by reason (key, value, tombstone).",
+    per_partition=False,
+)
+
+BY_NAME: Final = {spec.name: spec for spec in (*METRICS, *PROGRESS, SKIPPED_ANSWERS)}
 
 COHORT_WINDOWS: Final = {"1h": 3600, "24h": 86400}

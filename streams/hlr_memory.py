@@ -36,6 +36,8 @@ from typing import Final
 DEFAULT_MAX_NUMBERS: Final = 5_000_000
 DEFAULT_GENERATION_NUMBERS: Final = 1 << 16
 
+#: Later than any answer: `carrier_of` without a time limit.
+_NEVER: Final = 1 << 126
 #: The largest merged generation (see `_merge_tail`).
 _MERGED_NUMBERS: Final = 1 << 18
 DIGEST_LIMIT: Final = 1 << 64
@@ -55,6 +57,14 @@ _FILTER_BITS_PER_NUMBER: Final = 8
 _MIN_FILTER_BITS: Final = 1 << 12
 # Generations are merged a slice of leading digest bits at a time, a slice about this many entries.
 _MERGE_SLICE_NUMBERS: Final = 1 << 12
+
+
+def _filter_bits(numbers: int) -> int:
+    """Filter bits for `numbers` numbers and as many more: a power of two, at least `_MIN_FILTER_BITS`."""
+    size = _MIN_FILTER_BITS
+    while size < 2 * numbers * _FILTER_BITS_PER_NUMBER:
+        size *= 2
+    return size
 
 
 def phone_digest(phone: str) -> int:
@@ -137,19 +147,25 @@ class HlrMemory:
         self._generations: list[_Generation] = []  # oldest first
         self._count = 0
         self._cutoff_ns = _LONG_AGO  # answers at or before this are expired
-        self._filter = bytearray(_MIN_FILTER_BITS // 8)
-        self._filter_mask = _MIN_FILTER_BITS - 1
-        self._filter_room = _MIN_FILTER_BITS // _FILTER_BITS_PER_NUMBER
+        # Sized for the bound from the start: growing it means re-adding every number held, ~1 µs each in
+        # Python, a multi-second stall of the worker at millions of numbers (its load at start included).
+        size = _filter_bits(max_numbers)
+        self._filter = bytearray(size // 8)
+        self._filter_mask = size - 1
+        self._filter_room = size // _FILTER_BITS_PER_NUMBER
 
     def __len__(self) -> int:
         """Numbers held: one each, including expired answers not freed yet (see `expire`)."""
         return self._count
 
-    def carrier_of(self, phone_digest: int) -> str | None:
-        """The carrier of the number's newest HLR answer if it has not expired, else None."""
+    def carrier_of(self, phone_digest: int, answered_by_ns: int | None = None) -> str | None:
+        """The carrier of the number's newest HLR answer if it has not expired (and, with `answered_by_ns`,
+        if it was answered at or before then), else None."""
+        latest = _NEVER if answered_by_ns is None else answered_by_ns
         packed = self._newest.get(phone_digest)
         if packed is not None:
-            if packed >> _CARRIER_BITS <= self._cutoff_ns:
+            answered = packed >> _CARRIER_BITS
+            if answered <= self._cutoff_ns or answered > latest:
                 return None
             return self._carriers[packed & _CARRIER_MASK]
         bits, mask = self._filter, self._filter_mask  # _may_hold, inlined
@@ -167,7 +183,8 @@ class HlrMemory:
             if at < end and digests[at] == phone_digest:
                 carrier = generation.carriers[at]
                 # The newest copy is met first, so a dead one means the live copy was dropped.
-                if carrier == _DEAD or generation.times[at] <= self._cutoff_ns:
+                answered = generation.times[at]
+                if carrier == _DEAD or answered <= self._cutoff_ns or answered > latest:
                     return None
                 return self._carriers[carrier]
         return None
@@ -352,10 +369,10 @@ class HlrMemory:
         bits[high >> 3] |= 1 << (high & 7)
 
     def _rebuild_filter(self) -> None:
-        """A filter of the numbers held, with room for as many more (dropped numbers leave it)."""
-        size = _MIN_FILTER_BITS
-        while size < 2 * self._count * _FILTER_BITS_PER_NUMBER:
-            size *= 2
+        """A filter of the numbers held, with room for as many more (dropped numbers leave it). Only once
+        as many numbers were added as the filter was sized for: at the bound, after ~2 million answers
+        per million it holds, a stall of ~1 µs per number held."""
+        size = max(_filter_bits(self._count), len(self._filter) * 8)
         self._filter = bytearray(size // 8)
         self._filter_mask = size - 1
         self._filter_room = size // _FILTER_BITS_PER_NUMBER - self._count

@@ -19,8 +19,7 @@ from prometheus_client.registry import Collector
 
 from smsc.codes import ERROR_CODES
 from streams.aggregates import Aggregates, Histogram, Number
-from streams.contract import BY_NAME, METRICS, MetricSpec, MetricType
-from streams.hlr_sharing import SKIPPED_ANSWERS
+from streams.contract import BY_NAME, METRICS, SKIPPED_ANSWERS, MetricSpec, MetricType
 
 #: Exposed label values of one series, the partition last; its value.
 _Row = tuple[list[str], Number]

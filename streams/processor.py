@@ -73,6 +73,8 @@ class ProcessorConfig:
     carriers: tuple[str, ...] = ()
     max_countries: int = 50
     max_carriers_per_country: int = 10
+    #: An HLR answer counts for messages first seen at least this long after it was received.
+    hlr_settle_seconds: int = 30
 
 
 @dataclass(frozen=True, slots=True)
@@ -196,7 +198,12 @@ class PartitionProcessor:
         if outcome in _NOT_A_LIFECYCLE_STATE:
             # A look-up answer (-3) or a code the tables do not know: counted, no message state. Its event
             # still says where the number is.
-            return (self.destination(callback.phone) if destinations else None), None
+            if not destinations:
+                return None, None
+            known = self.messages.get(f"{account}|{callback.message_key}")
+            if known is not None and known[4] is not None:
+                return known[4], None  # its message's destination, as every status of it says
+            return self.destination(callback.phone, received_at_ns), None
         key = f"{account}|{callback.message_key}"
         state = self.messages.get(key)
         labels = (account, type_name)
@@ -206,7 +213,7 @@ class PartitionProcessor:
             agg.cohort_first_seen(labels, occurred_s)
             destination = None
             if destinations:
-                destination = self.destination(callback.phone)
+                destination = self.destination(callback.phone, received_at_ns)
                 agg.inc("smsc_destination_carrier_sources_total", (account, destination[2]))
         else:
             first_seen_s, state_type, counted, state_cost, destination = state
@@ -254,18 +261,27 @@ class PartitionProcessor:
         hlr_network = None
         if count_lookup:
             agg.inc("smsc_hlr_lookups_total", (account, *self._hlr_answer(callback)))
-            if destinations:
+            # A delivered look-up is an answer; a failed or expired one says nothing of the network.
+            if destinations and final is Outcome.DELIVERED:
                 hlr_network = self._remember_network(callback, received_at_ns)
         return destination, hlr_network
 
-    def destination(self, phone: str) -> Destination:
-        """(country, carrier, carrier source) of a number: the carrier of its HLR answer when the worker
-        remembers one, else the carrier its range was issued to, else `unknown`."""
+    def destination(self, phone: str, first_seen_ns: int | None) -> Destination:
+        """(country, carrier, carrier source) of a number whose message was first seen (received) at
+        `first_seen_ns`: the carrier of an HLR answer the worker remembers that was received at least
+        `hlr_settle_seconds` before, else the carrier its range was issued to, else `unknown`.
+
+        Why the settle time: answers reach the other workers through a topic, a little later. A replay
+        after a crash finds every answer of that topic in memory; taking only those already settled when
+        the message came makes the replay choose what the first pass chose (unless an answer took longer
+        than the settle time to reach the worker), so no destination series goes down. None
+        (`first_seen_ns` unknown: a snapshot of before destinations existed): the range's."""
         country, carrier = range_destination(phone)
         source = UNKNOWN if carrier == UNKNOWN else RANGE_SOURCE
         hlr = self.hlr
-        if hlr is not None and len(hlr):
-            answered = hlr.carrier_of(phone_digest(phone))
+        if hlr is not None and len(hlr) and first_seen_ns is not None:
+            settled = first_seen_ns - self.config.hlr_settle_seconds * NS
+            answered = hlr.carrier_of(phone_digest(phone), settled)
             if answered is not None:
                 carrier, source = answered, HLR_SOURCE
         return country, carrier, source
@@ -380,7 +396,7 @@ class PartitionProcessor:
             destination: Destination | None = None  # off: none of that work, from the snapshot on
             if config.destinations:
                 destination = (
-                    processor.destination(phone_of_key(key)) if where is None else destinations[where]
+                    processor.destination(phone_of_key(key), None) if where is None else destinations[where]
                 )
             messages.set(
                 key, first_seen, type_, counted, None if cost is None else Decimal(cost), destination

@@ -66,6 +66,12 @@ class WorkerSettings(BaseSettings):
         ge=0,
         description="how long an HLR look-up's network stays the carrier of its number",
     )
+    hlr_settle_seconds: int = Field(
+        default=30,
+        ge=0,
+        description="an HLR answer counts for messages first seen at least this long after it was received "
+        "(longer than it takes to reach every worker: a replay then chooses the same carrier)",
+    )
     hlr_max_numbers: int = Field(
         default=5_000_000,
         ge=0,

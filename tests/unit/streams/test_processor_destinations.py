@@ -228,7 +228,7 @@ def assert_sums_equal_the_totals(aggregates: Aggregates) -> None:
 
 
 def run(statuses: list[dict[str, str]], config: ProcessorConfig | None = None) -> Feed:
-    feed = Feed(PartitionProcessor(0, config or ProcessorConfig(), memory()))
+    feed = Feed(PartitionProcessor(0, config or ProcessorConfig(hlr_settle_seconds=0), memory()))
     for params in statuses:
         feed(params)
     return feed
@@ -265,7 +265,7 @@ def test_every_status_event_carries_its_messages_destination() -> None:
 
 def test_a_final_hlr_answer_is_remembered_and_given_for_sharing() -> None:
     hlr = memory()
-    feed = Feed(PartitionProcessor(0, ProcessorConfig(), hlr))
+    feed = Feed(PartitionProcessor(0, ProcessorConfig(hlr_settle_seconds=0), hlr))
     networks = [feed(params).hlr_network for params in STATUSES]
     answered_at_ns = (T0 + 5) * NS  # the answer's receive time
     assert networks[4] == (phone_digest(RU_T2), "MTS", answered_at_ns)
@@ -276,7 +276,7 @@ def test_a_final_hlr_answer_is_remembered_and_given_for_sharing() -> None:
 
 def test_a_worker_shared_answer_improves_the_next_message_of_the_number() -> None:
     hlr = memory()
-    feed = Feed(PartitionProcessor(0, ProcessorConfig(), hlr))
+    feed = Feed(PartitionProcessor(0, ProcessorConfig(hlr_settle_seconds=0), hlr))
     feed(status("1", RU_BEELINE, 1, 0))
     hlr.remember(phone_digest(RU_BEELINE), "MTS", T0 * NS)  # an answer another worker shared
     feed(status("1", RU_BEELINE, 2, 1))  # the same message: its destination stays
@@ -289,7 +289,7 @@ def test_a_worker_shared_answer_improves_the_next_message_of_the_number() -> Non
 
 def test_a_forgotten_message_gets_its_destination_again() -> None:
     hlr = memory()
-    feed = Feed(PartitionProcessor(0, ProcessorConfig(dedupe_window_seconds=60), hlr))
+    feed = Feed(PartitionProcessor(0, ProcessorConfig(dedupe_window_seconds=60, hlr_settle_seconds=0), hlr))
     feed(status("1", RU_T2, 1, 0))
     hlr.remember(phone_digest(RU_T2), "MTS", T0 * NS)
     late = feed(status("1", RU_T2, 2, 100), after_s=61)  # the message was forgotten: a new one
@@ -303,7 +303,7 @@ def test_a_snapshot_at_any_point_continues_identically() -> None:
     whole = run(STATUSES)
     for split in range(len(STATUSES) + 1):
         hlr = memory()
-        feed = Feed(PartitionProcessor(0, ProcessorConfig(), hlr))
+        feed = Feed(PartitionProcessor(0, ProcessorConfig(hlr_settle_seconds=0), hlr))
         for params in STATUSES[:split]:
             feed(params)
         feed.restart(hlr)
@@ -315,7 +315,7 @@ def test_a_snapshot_at_any_point_continues_identically() -> None:
 
 def test_a_snapshot_from_before_destinations_loads_and_continues() -> None:
     """The destination of a message of an older snapshot is worked out from the number in its key."""
-    no_memory = ProcessorConfig()
+    no_memory = ProcessorConfig(hlr_settle_seconds=0)
     whole = Feed(PartitionProcessor(0, no_memory))
     for params in STATUSES:
         whole(params)
@@ -391,16 +391,35 @@ def test_a_simulated_workload_sums_to_the_totals_and_survives_a_snapshot() -> No
             for offset, c in enumerate(callbacks[first:last], first)
         ]
 
-    whole = PartitionProcessor(0, ProcessorConfig(), memory())
+    whole = PartitionProcessor(0, ProcessorConfig(hlr_settle_seconds=0), memory())
     for record in records(0, len(callbacks)):
         whole.process(record)
     assert_sums_equal_the_totals(whole.aggregates)
     assert sum(destination_counters(whole.aggregates).values()) > 0
     hlr = memory()
-    first = PartitionProcessor(0, ProcessorConfig(), hlr)
+    first = PartitionProcessor(0, ProcessorConfig(hlr_settle_seconds=0), hlr)
     for record in records(0, 1500):
         first.process(record)
-    restored = PartitionProcessor.from_json(json.loads(json.dumps(first.to_json())), ProcessorConfig(), hlr)
+    restored = PartitionProcessor.from_json(
+        json.loads(json.dumps(first.to_json())), ProcessorConfig(hlr_settle_seconds=0), hlr
+    )
     for record in records(1500, len(callbacks)):
         restored.process(record)
     assert restored.to_json() == whole.to_json()
+
+
+def test_an_answer_counts_only_for_messages_first_seen_the_settle_time_after_it() -> None:
+    """A replay finds every shared answer in memory; one received less than `hlr_settle_seconds` before a
+    message's first status (or after it) is not its carrier, in the first pass as in the replay."""
+    hlr = memory()
+    hlr.remember(phone_digest(RU_BEELINE), "MTS", (T0 + 10) * NS)  # received at T0 + 10 s
+    for settle, expected in ((0, "hlr"), (20, "hlr"), (21, "range"), (30, "range")):
+        feed = Feed(PartitionProcessor(0, ProcessorConfig(hlr_settle_seconds=settle), hlr))
+        result = feed(status("1", RU_BEELINE, 1, 0), after_s=30)  # first seen at T0 + 30 s: 20 s after
+        assert result.event is not None
+        assert loads_event(result.event)["carrier_source"] == expected, settle
+    # An answer received after the message's first status never counts for it (a replay's memory has it).
+    feed = Feed(PartitionProcessor(0, ProcessorConfig(hlr_settle_seconds=0), hlr))
+    early = feed(status("2", RU_BEELINE, 1, 0), after_s=5)  # first seen at T0 + 5 s
+    assert early.event is not None
+    assert loads_event(early.event)["carrier"] == "Beeline"
