@@ -78,8 +78,14 @@ ACCOUNT_ZONE: Final = ZoneInfo(DEFAULT_ACCOUNT_TIMEZONE)
 EXPIRY_MEDIAN_SECONDS: Final = 120.0
 #: SMSC posts a status this long after it happened, at most (seconds).
 MAX_POST_DELAY: Final = 0.8
-#: Regular numbers looked up that are kept from being messaged (beyond it, a demo-length run, forgotten).
-_MAX_LOOKED_UP: Final = 1_000_000
+#: Regular numbers remembered as looked up or messaged (beyond it, a demo-length run, forgotten).
+_MAX_REMEMBERED: Final = 1_000_000
+
+
+def _remember(numbers: set[str], phone: str) -> None:
+    if len(numbers) >= _MAX_REMEMBERED:
+        numbers.clear()  # a run this long is a demo: no recount compares it
+    numbers.add(phone)
 
 
 class Product(StrEnum):
@@ -207,7 +213,11 @@ class Workload:
         self._incoming_ids = itertools.count(5_000_001)
         self._order = itertools.count()
         self._recent_sms: deque[tuple[str, str]] = deque(maxlen=256)
+        # Regular numbers are either looked up or messaged, never both: only ported numbers are (after
+        # their answer has settled). A random repeat would make the carrier of that message depend on when
+        # the workers, sharing answers across partitions, saw the answer (the recount's does not).
         self._looked_up: set[str] = set()
+        self._messaged: set[str] = set()
 
     def __iter__(self) -> Iterator[Planned]:
         heap: list[Planned] = []
@@ -268,10 +278,13 @@ class Workload:
         """
         regular = regular_recipient(self.rng)
         if product is Product.HLR:
-            self._remember_looked_up(regular.phone)
+            while regular.phone in self._messaged:
+                regular = regular_recipient(self.rng)
+            _remember(self._looked_up, regular.phone)
             return regular, []
         while regular.phone in self._looked_up:
             regular = regular_recipient(self.rng)
+        _remember(self._messaged, regular.phone)
         share = self.recipients.ported_share
         if not share or not chance(self.ported_rng, share):
             return regular, []
@@ -281,14 +294,6 @@ class Workload:
             look_up = self._message(self._new_send(Product.HLR), Product.HLR, now, ported, answers=True)
             self.ported.looked_up(ported, max(planned.sent_at for planned in look_up))
         return self.ported.ready_at(now) or regular, look_up
-
-    def _remember_looked_up(self, phone: str) -> None:
-        """A regular number once looked up is never messaged afterwards: only ported numbers are (after
-        their answer has settled). A workers' shared HLR answer reaches other partitions with a delay, so a
-        random repeat would make the pipeline's carrier of that message a race (the truth's is not)."""
-        if len(self._looked_up) >= _MAX_LOOKED_UP:
-            self._looked_up.clear()  # a run this long is a demo: no recount compares it
-        self._looked_up.add(phone)
 
     def _message(
         self, send: _Send, product: Product, now: float, recipient: Recipient, *, answers: bool = False
