@@ -194,6 +194,12 @@ def processed(series: Series) -> int:
     return int(sum(value for (name, _), value in series.items() if name in counted))
 
 
+def remembered(worker: Worker) -> float:
+    """The numbers whose HLR network the worker remembers (0 while /metrics does not answer)."""
+    series = worker.try_scrape() or {}
+    return sum(value for (name, _), value in series.items() if name == "smsc_hlr_numbers_remembered")
+
+
 def summed(scrapes: Sequence[Series]) -> Series:
     total: Series = {}
     for series in scrapes:

@@ -24,10 +24,10 @@ from simulator import Recipients, SimulatedCallback, Truth, generate
 from tests.integration.streams.harness import (
     Series,
     Topics,
-    Worker,
     mismatches,
     processed,
     produce,
+    remembered,
     summed,
     wait_for,
     workers,
@@ -58,11 +58,6 @@ def phases(callbacks: Sequence[SimulatedCallback]) -> list[list[SimulatedCallbac
     for callback in callbacks:
         grouped[int((callback.sent_at - start) // PHASE_SECONDS)].append(callback)
     return [grouped[index] for index in sorted(grouped)]
-
-
-def remembered(worker: Worker) -> float:
-    series = worker.try_scrape() or {}
-    return sum(value for (name, _), value in series.items() if name == "smsc_hlr_numbers_remembered")
 
 
 def test_two_workers_with_ported_numbers_and_a_degraded_carrier_equal_the_recount(

@@ -20,7 +20,7 @@ from smsc.raw_record import RawRecord
 from streams.hlr_memory import HlrMemory, phone_digest
 from streams.hlr_sharing import HlrSharing, UnreadableAnswerError, answer_record, read_answer
 from streams.processor import NS
-from tests.integration.streams.harness import Series, Topics, Worker, wait_for, workers
+from tests.integration.streams.harness import Series, Topics, Worker, remembered, wait_for, workers
 
 pytestmark = pytest.mark.integration
 
@@ -155,10 +155,6 @@ def destinations(series: Series | None, account: str) -> dict[tuple[str, str, st
             key = (as_dict["country"], as_dict["carrier"], as_dict["outcome"])
             found[key] = found.get(key, 0.0) + sample
     return found
-
-
-def remembered(worker: Worker) -> float:
-    return value(worker.try_scrape(), "smsc_hlr_numbers_remembered")
 
 
 def test_an_answer_one_worker_processed_is_the_carrier_on_the_other_and_survives_a_restart(
