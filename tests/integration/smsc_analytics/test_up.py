@@ -92,8 +92,11 @@ def _descendants(root: int) -> dict[int, tuple[int, str]]:
             cmdline = Path(f"/proc/{pid}/cmdline").read_bytes().replace(b"\0", b" ").decode(errors="replace")
         except OSError:
             continue
-        found[pid] = (started, cmdline)
         pending += children.get(pid, [])
+        # An exiting process reads as an empty command line before it turns zombie: recording it would
+        # overwrite what an earlier look saw (the demo simulator exits on its own while we watch).
+        if cmdline:
+            found[pid] = (started, cmdline)
     return found
 
 
