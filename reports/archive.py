@@ -31,8 +31,8 @@ import pyarrow.fs as pafs
 import pyarrow.parquet as pq
 
 from reports.errors import BadOptionError
-from reports.schema import DESTINATION_COLUMNS, KINDS, SCHEMA, UNKNOWN, UTC_NS, V1_HLR_COLUMNS
-from smsc.events import Event
+from reports.schema import DESTINATION_COLUMNS, KINDS, SCHEMA, UTC_NS, V1_HLR_COLUMNS
+from smsc.events import UNKNOWN, Event
 
 logger = logging.getLogger(__name__)
 

@@ -17,7 +17,7 @@ from typing import Final
 import numpy as np
 import pandas as pd
 
-from reports.schema import UNKNOWN
+from smsc.events import UNKNOWN
 
 VOICE_TYPE: Final = 7
 _DAY_NS: Final = 86_400 * 10**9

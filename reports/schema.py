@@ -102,7 +102,6 @@ CATEGORICAL: Final = (
 CATEGORICAL_CODES: Final = ("status", "err", "type")
 #: The destination columns: what a row of an event of version 1 (no destination) reads in them.
 DESTINATION_COLUMNS: Final = ("country", "carrier", "carrier_source")
-UNKNOWN: Final = "unknown"
 #: Event version 1 called the HLR answer's fields by these names (its `country` is version 2's
 #: `hlr_country`; `country` now holds the destination). Files written then have these columns.
 V1_HLR_COLUMNS: Final = {

@@ -25,7 +25,8 @@ from typing import Final
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from reports.schema import DESTINATION_COLUMNS, UNKNOWN, V1_HLR_COLUMNS
+from reports.schema import DESTINATION_COLUMNS, V1_HLR_COLUMNS
+from smsc.events import UNKNOWN
 
 _VERSION_1: Final = 1
 

@@ -33,8 +33,9 @@ _V1_HLR_FIELDS: Final = {
     "roaming_country": "hlr_roaming_country",
     "roaming_network": "hlr_roaming_network",
 }
-#: The destination of a version 1 status event: nobody determined it.
-_V1_DESTINATION: Final = "unknown"
+#: A destination (country, carrier, carrier source) or HLR value nobody could determine; also what a
+#: version 1 status event reads in its destination. One spelling for the worker, the archive and reports.
+UNKNOWN: Final = "unknown"
 
 
 def event_from_callback(
@@ -99,7 +100,7 @@ def _from_version_1(event: Event) -> Event:
     for name, value in event.items():
         upgraded[_V1_HLR_FIELDS.get(name, name)] = value
         if name == "signature_algorithm":
-            known = _V1_DESTINATION if status else None
+            known = UNKNOWN if status else None
             upgraded.update(country=known, carrier=known, carrier_source=known)
     return upgraded
 

@@ -22,7 +22,9 @@ from collections.abc import Mapping
 from types import MappingProxyType
 from typing import Final
 
-UNKNOWN_CARRIER: Final = "unknown"
+from smsc.events import UNKNOWN
+
+UNKNOWN_CARRIER: Final = UNKNOWN
 
 # (mcc, mnc) of a mobile network -> its canonical name. mnc is compared as a number: SMSC writes it as
 # text and "1" and "01" name the same network in these (2-digit mnc) countries.

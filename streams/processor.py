@@ -31,7 +31,7 @@ from smsc.codes import (
     message_type_name,
 )
 from smsc.errors import SmscError
-from smsc.events import Destination, dumps_callback_event
+from smsc.events import UNKNOWN, Destination, dumps_callback_event
 from smsc.models import Callback, CallConfirmation, IncomingSms, StatusCallback
 from smsc.parse import account_timezone, parse_callback
 from smsc.wire import decode_request
@@ -44,8 +44,6 @@ from streams.labels import BoundedLabel
 from streams.lifecycle import MessageTable, step
 
 NS: Final = 1_000_000_000
-#: The label value of what an HLR answer lacks (a failed look-up: country, network and roaming).
-UNKNOWN: Final = "unknown"
 _DTMF_KEYS: Final = frozenset("0123456789*#")
 _NOT_A_LIFECYCLE_STATE: Final = frozenset({Outcome.NOT_FOUND, Outcome.UNKNOWN})
 #: Where a message's carrier came from (`smsc_destination_carrier_sources_total`, the events).
