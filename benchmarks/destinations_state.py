@@ -36,8 +36,9 @@ from typing import Any
 import phonenumbers
 from phonenumbers import carrier as phone_carriers
 
+from smsc.events import UNKNOWN
 from streams.carriers import normalise_carrier
-from streams.destinations import UNKNOWN, range_destination
+from streams.destinations import range_destination
 from streams.hlr_memory import HlrMemory, phone_digest
 
 MIB = 2**20

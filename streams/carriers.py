@@ -24,8 +24,6 @@ from typing import Final
 
 from smsc.events import UNKNOWN
 
-UNKNOWN_CARRIER: Final = UNKNOWN
-
 # (mcc, mnc) of a mobile network -> its canonical name. mnc is compared as a number: SMSC writes it as
 # text and "1" and "01" name the same network in these (2-digit mnc) countries.
 NETWORKS: Final[Mapping[tuple[int, int], str]] = MappingProxyType(
@@ -137,7 +135,7 @@ _CANONICAL_BY_KEY: Final[dict[str, str]] = {
     _alias_key(spelling): canonical
     for canonical, spellings in _ALIASES.items()
     for spelling in (canonical, *spellings)
-} | {_alias_key(UNKNOWN_CARRIER): UNKNOWN_CARRIER}
+} | {_alias_key(UNKNOWN): UNKNOWN}
 
 
 @functools.lru_cache(maxsize=1 << 12)  # a few hundred names in practice, met again and again
@@ -148,7 +146,7 @@ def normalise_carrier(name: str | None) -> str:
     its legal form (PJSC, LLC, ОАО, ...) and enclosing quotes dropped.
     """
     if not name:
-        return UNKNOWN_CARRIER
+        return UNKNOWN
     words = name.split()
     while True:  # 'ПАО "МТС"', '"МТС" ПАО', 'Carrier, Ltd.': forms and quotes, outside in
         text = " ".join(words).strip(_ENCLOSING)
@@ -160,7 +158,7 @@ def normalise_carrier(name: str | None) -> str:
         else:
             break
     if not text:
-        return UNKNOWN_CARRIER
+        return UNKNOWN
     return _CANONICAL_BY_KEY.get(_alias_key(text), text)
 
 
@@ -177,4 +175,4 @@ def hlr_carrier(mcc: int | None, mnc: str | None, network: str | None) -> str | 
             if known is not None:
                 return known
     carrier = normalise_carrier(network)
-    return None if carrier == UNKNOWN_CARRIER else carrier
+    return None if carrier == UNKNOWN else carrier

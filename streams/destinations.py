@@ -22,9 +22,8 @@ from typing import Final
 import phonenumbers
 from phonenumbers import carrier as phone_carriers
 
-from streams.carriers import UNKNOWN_CARRIER, normalise_carrier
-
-UNKNOWN: Final = UNKNOWN_CARRIER
+from smsc.events import UNKNOWN
+from streams.carriers import normalise_carrier
 
 # Distinct numbers remembered: ~200 B each (the number's text, the memo's own entry), ~13 MiB when full.
 MEMO_NUMBERS: Final = 1 << 16

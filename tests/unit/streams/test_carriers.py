@@ -8,7 +8,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from phonenumbers import carrier as phone_carriers
 
-from streams.carriers import NETWORKS, UNKNOWN_CARRIER, hlr_carrier, normalise_carrier
+from smsc.events import UNKNOWN
+from streams.carriers import NETWORKS, hlr_carrier, normalise_carrier
 from streams.destinations import range_destination
 
 # A number of each network in the table, and its country: the library's carrier for it must be the
@@ -160,7 +161,7 @@ def test_text_is_trimmed_collapsed_and_loses_its_legal_form(name: str, normalise
 
 @pytest.mark.parametrize("name", [None, "", "   ", "\n", "LLC", "ПАО", '""', "«»", "OJSC LLC", "Unknown"])
 def test_nothing_is_unknown(name: str | None) -> None:
-    assert normalise_carrier(name) == UNKNOWN_CARRIER
+    assert normalise_carrier(name) == UNKNOWN
 
 
 @settings(max_examples=300, deadline=None)

@@ -11,8 +11,9 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from phonenumbers import carrier as phone_carriers
 
+from smsc.events import UNKNOWN
 from streams.carriers import normalise_carrier
-from streams.destinations import MEMO_NUMBERS, UNKNOWN, range_destination
+from streams.destinations import MEMO_NUMBERS, range_destination
 
 DIGITS = "0123456789"
 _documented_parse = phonenumbers.parse
